@@ -1,0 +1,1 @@
+"""Commands of this area are registered on pipelines.cli.app here."""
