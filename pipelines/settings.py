@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     download_timeout: float = Field(30.0, description="Seconds before a request is abandoned.")
     max_page_bytes: int = Field(5_000_000, description="Responses larger than this are skipped.")
     crawl_schedule: str = Field("0 2 * * *", description="Cron schedule of the nightly crawl.")
+    enabled_sources: list[str] = Field(
+        default_factory=list,
+        description="Source ids to crawl (JSON list); empty means every source enabled in the registry.",
+    )
+    base_url_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description='Point sources at mirrors, as JSON: {"tasnim": "http://127.0.0.1:8701"}.',
+    )
 
     # --- processing ------------------------------------------------------------------
     max_failure_rate: float = Field(
