@@ -1,1 +1,172 @@
-"""Commands of this area are registered on pipelines.cli.app here."""
+"""`newswire extract|process|reprocess|demo`: processing the raw archive into searchable records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines import process
+from pipelines.cli import app
+from pipelines.cli.output import console, print_json
+from pipelines.settings import get_settings
+
+SINCE = typer.Option(None, "--since", help="First crawl day (YYYY-MM-DD), inclusive.")
+UNTIL = typer.Option(None, "--until", help="Last crawl day (YYYY-MM-DD), inclusive.")
+SOURCES = typer.Option(None, "--source", help="Source id (repeatable); default: all.")
+AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdout.")
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@contextmanager
+def _progress(enabled: bool = True):
+    """A progress display whose callback matches pipelines.process.ProgressCallback."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=not enabled, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def advance(stage: str, amount: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=None)
+            bar.advance(tasks[stage], amount)
+
+        yield advance
+
+
+def _print_summary(summary: dict, title: str) -> None:
+    table = Table(title=title, show_header=False)
+    for key in ("warc_files", "responses", "records", "ok", "flagged", "errors", "dead_letter",
+                "attributed", "story_clusters", "indexed", "index_failed", "failure_rate", "index"):
+        if key in summary:
+            table.add_row(key.replace("_", " "), str(summary[key]))
+    for key in ("languages", "agencies", "error_reasons"):
+        if summary.get(key):
+            table.add_row(key.replace("_", " "), ", ".join(f"{k}: {v}" for k, v in sorted(summary[key].items())))
+    console.print(table)
+
+
+@app.command()
+def extract(
+    page: Path = typer.Argument(..., exists=True, dir_okay=False, help="A saved article page (HTML)."),
+    url: str = typer.Option(..., "--url", help="The URL the page was fetched from."),
+    source: str | None = typer.Option(None, "--source", help="Source id from the registry."),
+    index: bool = typer.Option(False, "--index", help="Also index the record."),
+) -> None:
+    """Process one saved page and print its record as JSON (for debugging a page)."""
+    settings = get_settings()
+    profile = process.SourceProfile()
+    if source:
+        profile = process._source_profiles(settings).get(source, profile)
+    article = process.process_page(page.read_bytes(), url, source_id=source,
+                                   crawled_at=datetime.fromtimestamp(page.stat().st_mtime).astimezone(),
+                                   profile=profile)
+    sys.stdout.write(article.model_dump_json(indent=2) + "\n")
+    if index:
+        if article.status == "error":
+            console.print(f"[red]not indexed:[/] {article.error}")
+            raise typer.Exit(1)
+        from pipelines.index import SearchEngine
+
+        engine = SearchEngine.connect(settings)
+        engine.ensure_ready()
+        result = engine.bulk_upsert([article])
+        engine.refresh()
+        console.print(f"indexed {result.indexed} document as {article.id}")
+
+
+@app.command("process")
+def process_command(
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    sources: list[str] | None = SOURCES,
+    all_files: bool = typer.Option(False, "--all", help="Also files processed before."),
+    no_index: bool = typer.Option(False, "--no-index", help="Write records only, do not index."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Process newly archived crawls: records, dead letters and the index."""
+    settings = get_settings()
+    with _progress(not as_json) as advance:
+        summary = process.process_archive(settings, since=_day(since), until=_day(until), sources=sources,
+                                          index=not no_index, only_new=not all_files, progress=advance)
+    _finish(summary, "processing", as_json, settings)
+
+
+@app.command()
+def reprocess(
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    sources: list[str] | None = SOURCES,
+    mode: str = typer.Option("update", "--mode", help="update (in place) or rebuild (new index version)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be processed."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Process archived crawls again (after a parser improves); reads only the raw archive."""
+    settings = get_settings()
+    with _progress(not as_json) as advance:
+        summary = process.reprocess(settings, since=_day(since), until=_day(until), sources=sources,
+                                    mode=mode, dry_run=dry_run, progress=advance)
+    if dry_run:
+        if as_json:
+            print_json(summary)
+        else:
+            console.print(f"would reprocess {len(summary['warc_files'])} WARC files in mode {mode}:")
+            for name in summary["warc_files"]:
+                console.print(f"  {name}")
+        return
+    _finish(summary, f"reprocessing ({mode})", as_json, settings)
+
+
+def _finish(summary: dict, title: str, as_json: bool, settings) -> None:
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary, title)
+    try:
+        process.raise_if_failure_rate_exceeded(summary, settings)
+    except process.FailureRateExceeded as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
+DEMO_SOURCES = ("tasnim", "spa", "sana")
+
+
+@app.command()
+def demo(
+    query: str = typer.Option("الإرهاب في إدلب", "--query", help="What to search for at the end."),
+) -> None:
+    """The main job on the embedded default: local engine, bundled demo mirror, crawl, process, search."""
+    from crawler.mirror import serve_demo_mirror
+    from pipelines import local_engine
+
+    settings = get_settings()
+    with console.status("starting the local search engine ..."):
+        engine_status = local_engine.start(settings)
+    console.print(f"search engine: {engine_status.url} (OpenSearch {engine_status.version})")
+    with serve_demo_mirror() as mirror:
+        command = [sys.executable, "-m", "pipelines.cli", "crawl", "--json"]
+        for source_id, base_url in mirror.base_urls.items():
+            command += ["--source", source_id, "--base-url-override", f"{source_id}={base_url}"]
+        console.print(f"crawling the demo mirror: {', '.join(mirror.base_urls)}")
+        crawl = subprocess.run(command, stdout=subprocess.PIPE, check=True)
+    for manifest in json.loads(crawl.stdout):
+        counts = manifest.get("counts", {})
+        console.print(f"  {manifest['source_id']}: archived {counts.get('archived', 0)} "
+                      f"of {counts.get('discovered', 0)} discovered")
+    with _progress() as advance:
+        summary = process.process_archive(settings, progress=advance)
+    _print_summary(summary, "processing")
+    from pipelines.cli.search_commands import search
+
+    console.rule(f"search: {query}")
+    search(query=query)

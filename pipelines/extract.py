@@ -1,0 +1,305 @@
+"""Title, body and publication date of one article page.
+
+Structured metadata (JSON-LD ``NewsArticle``, Open Graph, ``article:published_time``,
+``<time datetime>``) is trusted first because publishers fill it for search engines and it
+is rarely polluted by page chrome; trafilatura then finds the main text, tuned for precision
+so navigation, share and related-article boxes stay out. Trailers such as ``/ انتهى/`` and
+``المصدر : ...`` are deliberately kept: cleaning cuts them later and attribution reads them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone as dt_timezone
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+
+class ExtractionError(ValueError):
+    """A page that yields no article; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    title: str
+    body: str
+    lead: str
+    published_at: datetime | None
+    canonical_url: str | None
+    html_lang: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- decoding
+
+# Magic numbers of formats crawlers commonly receive instead of HTML.
+_BINARY_SIGNATURES = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b",
+                      b"RIFF", b"OggS", b"ID3", b"\xd0\xcf\x11\xe0")
+_NON_HTML_TYPES = ("application/pdf", "application/json", "application/zip", "application/octet-stream",
+                   "image/", "audio/", "video/", "text/plain", "text/csv", "application/javascript")
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.I)
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
+
+
+def _lookup(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    try:
+        return codecs.lookup(charset.strip().lower()).name
+    except LookupError:
+        return None
+
+
+def _declared_charsets(raw: bytes, content_type: str | None) -> list[str]:
+    """Charsets in order of authority: BOM, HTTP header, <meta> in the first 4 KB."""
+    found: list[str] = []
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            found.append(name)
+    header = _HEADER_CHARSET.search(content_type or "")
+    meta = _META_CHARSET.search(raw[:4096])
+    for candidate in (header.group(1) if header else None,
+                      meta.group(1).decode("ascii", "ignore") if meta else None):
+        name = _lookup(candidate)
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def _strict(raw: bytes, charset: str) -> str | None:
+    try:
+        return raw.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _arabic_share(text: str) -> float:
+    """Share of Arabic letters among the non-ASCII characters of ``text``."""
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    return len(_ARABIC_LETTER.findall(text)) / non_ascii if non_ascii else 0.0
+
+
+def decode_html(raw: bytes, content_type: str | None = None) -> str:
+    """Bytes to text: BOM, then a sanity-checked header or <meta> charset.
+
+    Arabic sites often declare one charset and serve another, so the declaration is checked:
+    bytes that are valid UTF-8 with non-ASCII content are UTF-8 whatever a single-byte label
+    says (such sequences almost never arise by chance), and a single-byte decoding without
+    Arabic letters loses to windows-1256 when that one reads as Arabic.
+    """
+    declared = _declared_charsets(raw, content_type)
+    if declared and declared[0].startswith("utf-16"):
+        return raw.decode(declared[0], errors="replace").lstrip("\ufeff")
+    utf8 = _strict(raw, "utf-8")
+    if utf8 is not None:
+        return utf8.lstrip("\ufeff")
+    cp1256 = raw.decode("cp1256", errors="replace")
+    for charset in declared:
+        text = _strict(raw, charset)
+        if text is not None and (_arabic_share(text) >= 0.5 or _arabic_share(cp1256) < 0.5):
+            return text
+    return cp1256
+
+
+def _looks_like_html(raw: bytes, text: str, content_type: str | None) -> bool:
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime and mime.startswith(_NON_HTML_TYPES):
+        return False
+    if raw.lstrip()[:8].startswith(_BINARY_SIGNATURES) or b"\x00" in raw[:4096]:
+        return False
+    head = text.lstrip()[:1]
+    if head in ("{", "["):  # JSON bodies served with a text/html type
+        return False
+    return re.search(r"<(html|head|body|p|div|article|meta|title)\b", text[:20000], re.I) is not None
+
+
+# ---------------------------------------------------------------------------- metadata
+
+_ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting", "AnalysisNewsArticle"}
+
+
+def _json_ld_items(tree: lxml.html.HtmlElement) -> list[dict]:
+    items: list[dict] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content())
+        except (json.JSONDecodeError, TypeError):
+            continue
+        stack = data if isinstance(data, list) else [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, dict):
+                stack.extend(item.get("@graph", []) if isinstance(item.get("@graph"), list) else [])
+                items.append(item)
+            elif isinstance(item, list):
+                stack.extend(item)
+    return items
+
+
+def _news_article(tree: lxml.html.HtmlElement) -> dict:
+    for item in _json_ld_items(tree):
+        kind = item.get("@type")
+        kinds = set(kind) if isinstance(kind, list) else {kind}
+        if kinds & _ARTICLE_TYPES:
+            return item
+    return {}
+
+
+def _meta(tree: lxml.html.HtmlElement, *names: str) -> str | None:
+    for name in names:
+        for value in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content'):
+            if value.strip():
+                return value.strip()
+    return None
+
+
+def _first_text(tree: lxml.html.HtmlElement, xpath: str) -> str | None:
+    for node in tree.xpath(xpath):
+        text = node if isinstance(node, str) else node.text_content()
+        text = " ".join(text.split())
+        if text:
+            return text
+    return None
+
+
+def _parse_datetime(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    cleaned = value.strip().replace("Z", "+00:00")
+    cleaned = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", cleaned)  # +0330 -> +03:30
+    try:
+        return datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+
+
+def _published_at(tree: lxml.html.HtmlElement, article: dict, tz_name: str | None,
+                  warnings: list[str]) -> datetime | None:
+    candidates = (
+        article.get("datePublished") if isinstance(article.get("datePublished"), str) else None,
+        _meta(tree, "article:published_time", "og:published_time", "pubdate", "publishdate", "date"),
+        _first_text(tree, "//time/@datetime"),
+    )
+    for candidate in candidates:
+        parsed = _parse_datetime(candidate)
+        if parsed is None:
+            continue
+        if parsed.tzinfo is not None:
+            return parsed
+        zone = _zone(tz_name)
+        if zone is None:
+            warnings.append("published_at_naive_assumed_utc")
+            return parsed.replace(tzinfo=dt_timezone.utc)
+        return parsed.replace(tzinfo=zone)
+    warnings.append("no_published_at")
+    return None
+
+
+def _zone(tz_name: str | None) -> ZoneInfo | None:
+    if not tz_name:
+        return None
+    try:
+        return ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _title(tree: lxml.html.HtmlElement, article: dict) -> str:
+    headline = article.get("headline")
+    if isinstance(headline, str) and headline.strip():
+        return " ".join(headline.split())
+    return (_meta(tree, "og:title", "twitter:title")
+            or _first_text(tree, "//h1")
+            or _first_text(tree, "//title")
+            or "")
+
+
+def _canonical_url(tree: lxml.html.HtmlElement, url: str) -> str | None:
+    href = _first_text(tree, '//link[@rel="canonical"]/@href') or _meta(tree, "og:url")
+    return urljoin(url, href) if href else None
+
+
+# ---------------------------------------------------------------------------- main text
+
+def _main_text(html: str, url: str, body_xpath: str | None) -> str:
+    source: str | etree._Element = html
+    if body_xpath:
+        nodes = lxml.html.fromstring(html).xpath(body_xpath)
+        if nodes:
+            source = nodes[0]
+    text = trafilatura.extract(source, url=url, output_format="txt", favor_precision=True,
+                               include_comments=False, include_tables=False, include_images=False,
+                               deduplicate=False, with_metadata=False)
+    return text or ""
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def _body_without_title(paragraphs: list[str], title: str) -> list[str]:
+    """trafilatura keeps the <h1> as the first line; the title is stored on its own."""
+    if paragraphs and title and paragraphs[0] == " ".join(title.split()):
+        return paragraphs[1:]
+    return paragraphs
+
+
+def _article_body_field(article: dict) -> str:
+    """``articleBody`` of JSON-LD: the text of script-rendered (SPA) pages with an empty DOM."""
+    body = article.get("articleBody")
+    return body if isinstance(body, str) else ""
+
+
+def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
+                 timezone: str | None = None, hints: dict | None = None) -> ExtractedPage:
+    """Extract one article page. ``timezone`` (IANA name) is the source's zone for naive dates;
+    ``hints`` may carry ``body_xpath`` from the source registry to narrow the main-text search.
+
+    Raises ExtractionError with reason ``empty_page``, ``not_html`` or ``no_main_text``.
+    """
+    raw_bytes = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if not raw_bytes.strip():
+        raise ExtractionError("empty_page")
+    html = raw if isinstance(raw, str) else decode_html(raw_bytes, content_type)
+    if not _looks_like_html(raw_bytes, html, content_type):
+        raise ExtractionError("not_html", content_type or "no HTML markup found")
+    try:
+        tree = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractionError("not_html", str(exc)) from exc
+
+    warnings: list[str] = []
+    article = _news_article(tree)
+    title = _title(tree, article)
+    paragraphs = _body_without_title(_paragraphs(_main_text(html, url, (hints or {}).get("body_xpath"))), title)
+    structured_body = _paragraphs(_article_body_field(article))
+    if len(" ".join(structured_body)) > len(" ".join(paragraphs)):
+        paragraphs = structured_body
+        warnings.append("body_from_json_ld")
+    if not paragraphs:
+        raise ExtractionError("no_main_text", url)
+    if not title:
+        warnings.append("no_title")
+    html_lang = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
+    return ExtractedPage(
+        title=title,
+        body="\n".join(paragraphs),
+        lead=paragraphs[0],
+        published_at=_published_at(tree, article, timezone, warnings),
+        canonical_url=_canonical_url(tree, url),
+        html_lang=html_lang,
+        warnings=warnings,
+    )
