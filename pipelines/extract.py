@@ -128,6 +128,8 @@ def _looks_like_html(raw: bytes, text: str, content_type: str | None) -> bool:
 
 # ---------------------------------------------------------------------------- metadata
 
+_LEAD_MIN_WORDS = 6
+_BODY_MIN_WORDS = 8  # fewer words is menu residue (a row of links), not an article
 _ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting", "AnalysisNewsArticle"}
 
 
@@ -263,6 +265,11 @@ def _article_body_field(article: dict) -> str:
     return body if isinstance(body, str) else ""
 
 
+def _lead(paragraphs: list[str]) -> str:
+    """First real paragraph: a dateline line such as ``حماة-سانا`` alone is not a lead."""
+    return next((p for p in paragraphs if len(p.split()) >= _LEAD_MIN_WORDS), paragraphs[0])
+
+
 def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
                  timezone: str | None = None, hints: dict | None = None) -> ExtractedPage:
     """Extract one article page. ``timezone`` (IANA name) is the source's zone for naive dates;
@@ -289,7 +296,7 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
     if len(" ".join(structured_body)) > len(" ".join(paragraphs)):
         paragraphs = structured_body
         warnings.append("body_from_json_ld")
-    if not paragraphs:
+    if sum(len(p.split()) for p in paragraphs) < _BODY_MIN_WORDS:
         raise ExtractionError("no_main_text", url)
     if not title:
         warnings.append("no_title")
@@ -297,7 +304,7 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
     return ExtractedPage(
         title=title,
         body="\n".join(paragraphs),
-        lead=paragraphs[0],
+        lead=_lead(paragraphs),
         published_at=_published_at(tree, article, timezone, warnings),
         canonical_url=_canonical_url(tree, url),
         html_lang=html_lang,

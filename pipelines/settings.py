@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     http_cache: bool = Field(False, description="Scrapy HTTP cache, for development only.")
     download_timeout: float = Field(30.0, description="Seconds before a request is abandoned.")
     max_page_bytes: int = Field(5_000_000, description="Responses larger than this are skipped.")
+    crawl_delay: float = Field(
+        1.0, description="Minimum seconds between requests to one site; AutoThrottle starts here."
+    )
+    retry_backoff: float = Field(
+        1.0, description="Seconds before the first retry of a 5xx/timeout; doubled per retry."
+    )
     crawl_schedule: str = Field("0 2 * * *", description="Cron schedule of the nightly crawl.")
     enabled_sources: list[str] = Field(
         default_factory=list,

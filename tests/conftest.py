@@ -16,6 +16,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SEED_DIR = REPO_ROOT.parent / "shared" / "seeds"
 
+# Airflow fixtures (isolated AIRFLOW_HOME, shared `airflow standalone`) live in their own module.
+pytest_plugins = ["airflow_harness"]
+
 # One prefix per test run, so runs never see each other's indices.
 RUN_PREFIX = f"nwtest-{uuid.uuid4().hex[:8]}"
 

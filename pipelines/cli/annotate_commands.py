@@ -1,1 +1,182 @@
-"""Commands of this area are registered on pipelines.cli.app here."""
+"""`newswire annotate|eval-language|eval-dedup`: tag texts from elsewhere, and measure the taggers.
+
+``annotate`` streams: story clustering needs the whole batch, so the first pass annotates each
+record, writes it to a spool file on disk and keeps only its id and MinHash signature in
+memory; the second pass reads the spool back and adds ``story_cluster``. Memory therefore grows
+with about 1 KB per record, whatever the size of the texts, and stdin works like a file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import IO, Iterator
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.attribution import tag_attribution
+from pipelines.clean import clean_body, normalize_text
+from pipelines.cli import app
+from pipelines.cli.output import console, print_json
+from pipelines.dedup import StoryClusterer, content_hash
+from pipelines.evaluation import dedup as dedup_evaluation
+from pipelines.evaluation import language as language_evaluation
+from pipelines.language import detect_language
+
+AS_JSON = typer.Option(False, "--json", help="Print the figures as JSON on stdout.")
+SHARED_DATA = typer.Option(language_evaluation.DEFAULT_SHARED_DATA, "--shared-data",
+                           help="Folder of the public datasets (corpus cases are skipped without it).")
+
+
+class BadRecord(ValueError):
+    """An input line that cannot be annotated; it is written back with the reason."""
+
+
+def parse_record(line: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadRecord(f"invalid JSON: {exc.msg}") from exc
+    if not isinstance(record, dict):
+        raise BadRecord("not a JSON object")
+    if not isinstance(record.get("id"), (str, int)) or record.get("id") == "":
+        raise BadRecord('missing "id"')
+    if not isinstance(record.get("text"), str):
+        raise BadRecord('missing or non-text "text"')
+    if not isinstance(record.get("title", ""), str):
+        raise BadRecord('non-text "title"')
+    return record
+
+
+def annotate_record(record: dict) -> tuple[dict, str]:
+    """The record with language, attribution, cited agencies and content hash added, and the
+    cleaned body that story clustering compares."""
+    title = normalize_text(record.get("title", ""))
+    cleaned = clean_body(record["text"])
+    language = detect_language(title, cleaned.body)
+    attribution = tag_attribution(normalize_text(record["text"]), title)
+    primary = attribution.credited[0].model_dump() if attribution.credited else None
+    return {
+        **record,
+        "language": language.language,
+        "language_confidence": language.confidence,
+        "language_flags": language.flags,
+        "attribution": primary,
+        "cited_agencies": attribution.cited_agencies,
+        "content_hash": content_hash(cleaned.body),
+    }, cleaned.body
+
+
+def _lines(source: IO[str]) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(source, start=1):
+        if line.strip():
+            yield number, line
+
+
+def annotate_stream(source: IO[str], sink: IO[str], on_record=lambda: None) -> Counter:
+    """Annotate JSON Lines from ``source`` into ``sink`` in input order; returns counts."""
+    counts: Counter = Counter()
+    clusterer = StoryClusterer()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for number, line in _lines(source):
+            counts["records"] += 1
+            try:
+                record = parse_record(line)
+                annotated, body = annotate_record(record)
+                clusterer.add(str(record["id"]), body)
+            except (BadRecord, ValueError) as exc:
+                counts["errors"] += 1
+                annotated = {"line": number, "annotate_error": str(exc), "input": line.rstrip("\n")}
+            else:
+                counts[f"language:{annotated['language']}"] += 1
+                if annotated["attribution"]:
+                    counts[f"agency:{annotated['attribution']['agency_id']}"] += 1
+            spool.write(json.dumps(annotated, ensure_ascii=False) + "\n")
+            on_record()
+        clusters = clusterer.clusters()
+        counts["story_clusters"] = len(set(clusters.values()))
+        spool.seek(0)
+        for line in spool:
+            annotated = json.loads(line)
+            if "annotate_error" not in annotated:
+                annotated["story_cluster"] = clusters[str(annotated["id"])]
+            sink.write(json.dumps(annotated, ensure_ascii=False) + "\n")
+    return counts
+
+
+def _print_annotate_summary(counts: Counter) -> None:
+    table = Table(title="annotate", show_header=False)
+    for key in ("records", "errors", "story_clusters"):
+        table.add_row(key.replace("_", " "), str(counts.get(key, 0)))
+    for prefix in ("language", "agency"):
+        found = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith(f"{prefix}:")}
+        if found:
+            table.add_row(prefix, ", ".join(f"{k}: {v}" for k, v in sorted(found.items())))
+    console.print(table)
+
+
+@app.command()
+def annotate(
+    source: str = typer.Argument("-", help="JSON Lines file of {id, title, text}; '-' reads stdin."),
+) -> None:
+    """Add language, attribution, cited agencies, content hash and story cluster to JSON Lines."""
+    if source != "-" and not Path(source).is_file():
+        console.print(f"[red]no such file:[/] {source}")
+        raise typer.Exit(2)
+    with Progress(SpinnerColumn(), TextColumn("annotating {task.completed} records"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("annotate", total=None)
+        handle = sys.stdin if source == "-" else open(source, encoding="utf-8")
+        try:
+            counts = annotate_stream(handle, sys.stdout, on_record=lambda: progress.advance(task))
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+    _print_annotate_summary(counts)
+
+
+def _confusion_table(title: str, report: dict) -> Table:
+    table = Table(title=f"{title}: accuracy {report['accuracy']:.4f} ({report['correct']}/{report['total']})")
+    table.add_column("expected \\ predicted")
+    for label in report["predicted"]:
+        table.add_column(label, justify="right")
+    for expected in report["expected"]:
+        table.add_row(expected, *(str(report["confusion"][expected][p] or "") for p in report["predicted"]))
+    return table
+
+
+@app.command("eval-language")
+def eval_language(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> None:
+    """Language identification on the labelled set: confusion matrix and accuracy."""
+    result = language_evaluation.run(shared_data)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['cases']} cases {result['by_language']}; "
+                  f"{result['skipped_corpus_cases']} corpus cases skipped (dataset absent)")
+    for kind in language_evaluation.KINDS:
+        console.print(_confusion_table(f"{kind}s", result[kind]))
+        for error in result[kind]["errors"]:
+            console.print(f"  miss {error['case_id']}: {error['expected']} -> {error['predicted']}")
+
+
+@app.command("eval-dedup")
+def eval_dedup(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> None:
+    """Duplicate grouping on labelled pairs: precision, recall and F1."""
+    result = dedup_evaluation.run(shared_data)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title="story clustering on labelled pairs", show_header=False)
+    for key in ("pairs", "same_story_pairs", "true_positive", "false_positive", "false_negative",
+                "precision", "recall", "f1", "skipped_pairs"):
+        table.add_row(key.replace("_", " "), str(result[key]))
+    console.print(table)
+    for error in result["errors"]:
+        kind = "split" if error["same_story"] else "merged"
+        console.print(f"  {kind}: {error['pair_id']}")

@@ -1,1 +1,103 @@
-"""Commands of this area are registered on pipelines.cli.app here."""
+"""`newswire airflow-local`: Airflow standalone with newswire's DAGs, the local engine and the
+demo mirror, for trying the whole schedule on one machine without reaching any real site."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import typer
+
+from pipelines import local_engine
+from pipelines.cli import app
+from pipelines.cli.output import console, print_json
+from pipelines.settings import Settings, get_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO_ROOT / "dags"
+PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+
+
+def airflow_home(settings: Settings) -> Path:
+    return settings.data_dir / "airflow"
+
+
+def standalone_env(settings: Settings, *, port: int, base_url_overrides: dict[str, str],
+                   source_ids: list[str], base_env: dict[str, str]) -> dict[str, str]:
+    """Environment of `airflow standalone`: its home under the data dir, the project's DAGs, the
+    venv first on PATH (the tasks call `newswire`), and every source pointed at the mirror."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **base_env,
+        "AIRFLOW_HOME": str(airflow_home(settings)),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__PORT": str(port),
+        # Task processes report to the API server; its default URL assumes port 8080.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        # A handful of worker processes is plenty for a laptop; the default starts 32.
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "PATH": venv_bin + os.pathsep + base_env.get("PATH", ""),
+        "NEWSWIRE_DATA_DIR": str(settings.data_dir),
+        "NEWSWIRE_ENABLED_SOURCES": json.dumps(source_ids),
+        "NEWSWIRE_BASE_URL_OVERRIDES": json.dumps(base_url_overrides),
+    }
+
+
+def _wait_for_api(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=3):
+                return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+    return False
+
+
+@app.command("airflow-local")
+def airflow_local(
+    port: int = typer.Option(8080, help="Port of the Airflow UI and REST API."),
+    as_json: bool = typer.Option(False, "--json", help="Print where to log in as JSON once it is up."),
+) -> None:
+    """Run Airflow standalone with newswire's DAGs, the local engine and the demo mirror (Ctrl-C stops all)."""
+    from crawler.mirror import serve_demo_mirror
+
+    settings = get_settings()
+    with console.status("starting the local engine ..."):
+        engine = local_engine.start(settings)
+    console.print(f"engine up at {engine.url}")
+    home = airflow_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "standalone.log"
+    with serve_demo_mirror() as mirror:
+        env = standalone_env(settings, port=port, base_url_overrides=mirror.base_urls,
+                             source_ids=list(mirror.base_urls), base_env=dict(os.environ))
+        console.print(f"demo mirror serving {', '.join(mirror.base_urls)}")
+        url = f"http://localhost:{port}"
+        with log_path.open("ab") as log, console.status(f"starting Airflow (log: {log_path}) ..."):
+            proc = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            up = _wait_for_api(url, proc, timeout=180)
+        if not up:
+            proc.terminate()
+            console.print(f"[red]Airflow did not start[/]; see {log_path}")
+            raise typer.Exit(1)
+        where = {"url": url, "username": "admin", "password_file": str(home / PASSWORD_FILE),
+                 "airflow_home": str(home), "log": str(log_path)}
+        if as_json:
+            print_json(where)
+        console.print(f"[green]Airflow is up[/] at {url}: log in as [bold]admin[/], password in {where['password_file']}")
+        console.print("Unpause newswire_crawl and newswire_process to run the nightly schedule against the mirror; "
+                      "newswire_reprocess is triggered from its form. Ctrl-C stops Airflow and the mirror.")
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(timeout=60)

@@ -1,0 +1,131 @@
+"""The raw archive: one gzipped WARC file (ISO 28500, via warcio) per source per run.
+
+Layout: ``{archive}/{source_id}/{YYYY}/{MM}/{DD}/{source_id}-{run_id}.warc.gz`` with the run's
+manifest beside it. Files go through fsspec, so the root may be a folder or ``s3://...``, and
+are only ever created, never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from http import HTTPStatus
+from io import BytesIO
+from urllib.parse import urlsplit
+
+import fsspec
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from crawler.items import ArchivedPage, HttpExchange
+
+# Scrapy hands over de-chunked bodies; a kept Transfer-Encoding header would make WARC readers
+# de-chunk them again, so it is stored under the WARC convention for original headers.
+RENAMED_HEADERS = {"transfer-encoding": "X-Archive-Orig-Transfer-Encoding"}
+
+
+class ArchiveExistsError(FileExistsError):
+    """Archived files are never rewritten: a run must not reuse another run's file name."""
+
+
+def run_paths(archive_root: str, source_id: str, run_id: str, started_at: datetime) -> tuple[str, str]:
+    """(WARC URL, manifest URL) of one source's run; the date is the run's UTC date."""
+    folder = f"{archive_root.rstrip('/')}/{source_id}/{started_at:%Y/%m/%d}"
+    stem = f"{folder}/{source_id}-{run_id}"
+    return f"{stem}.warc.gz", f"{stem}.manifest.json"
+
+
+def warc_date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _response_headers(exchange: HttpExchange) -> StatusAndHeaders:
+    reason = HTTPStatus(exchange.status).phrase if exchange.status in HTTPStatus._value2member_map_ else ""
+    headers = [(RENAMED_HEADERS.get(name.lower(), name), value) for name, value in exchange.response_headers]
+    return StatusAndHeaders(f"{exchange.status} {reason}".strip(), headers, protocol=exchange.protocol)
+
+
+def _request_headers(exchange: HttpExchange) -> StatusAndHeaders:
+    parts = urlsplit(exchange.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", parts.netloc), *exchange.request_headers]
+    return StatusAndHeaders(f"{exchange.method} {target} HTTP/1.1", headers, is_http_request=True)
+
+
+def metadata_payload(page: ArchivedPage) -> dict:
+    return {
+        "source_id": page.source_id,
+        "requested_url": page.requested_url,
+        "final_url": page.final_url,
+        "redirects": page.redirects,
+        "discovered_via": page.discovered_via,
+        "listed_published_at": page.listed_published_at.isoformat() if page.listed_published_at else None,
+        "page_canonical": page.page_canonical,
+        "url_keys": page.url_keys,
+        "warnings": page.warnings,
+    }
+
+
+class WarcArchive:
+    """One run's WARC file for one source, created on the first article."""
+
+    def __init__(self, warc_url: str, warcinfo: dict[str, str]):
+        self.url = warc_url
+        self._warcinfo = warcinfo
+        self._file = None
+        self._writer: WARCWriter | None = None
+
+    def _open(self) -> WARCWriter:
+        fs, path = fsspec.core.url_to_fs(self.url)
+        if fs.exists(path):
+            raise ArchiveExistsError(f"refusing to overwrite archived file {self.url}")
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self._file = fs.open(path, "wb")
+        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        writer.write_record(writer.create_warcinfo_record(self.url.rsplit("/", 1)[-1], self._warcinfo))
+        return writer
+
+    def write(self, page: ArchivedPage) -> str:
+        """Write request, response and metadata records; returns the response's WARC-Record-ID."""
+        writer = self._writer = self._writer or self._open()
+        exchange = page.exchange
+        date = warc_date(exchange.fetched_at)
+        response = writer.create_warc_record(
+            page.final_url, "response", payload=BytesIO(exchange.body), length=len(exchange.body),
+            http_headers=_response_headers(exchange), warc_headers_dict={"WARC-Date": date},
+        )
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
+        request = writer.create_warc_record(
+            exchange.url, "request", http_headers=_request_headers(exchange),
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
+        )
+        metadata = json.dumps(metadata_payload(page), ensure_ascii=False).encode("utf-8")
+        meta_record = writer.create_warc_record(
+            page.final_url, "metadata", payload=BytesIO(metadata), length=len(metadata),
+            warc_content_type="application/json",
+            warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id},
+        )
+        for record in (request, response, meta_record):
+            writer.write_record(record)
+        return response_id
+
+    def close(self) -> int:
+        """Close the file; returns its size in bytes (0 when no article was written)."""
+        if self._file is None:
+            return 0
+        self._file.close()
+        fs, path = fsspec.core.url_to_fs(self.url)
+        return fs.size(path)
+
+    @property
+    def written(self) -> bool:
+        return self._file is not None
+
+
+def write_manifest(manifest_url: str, manifest: dict) -> None:
+    fs, path = fsspec.core.url_to_fs(manifest_url)
+    if fs.exists(path):
+        raise ArchiveExistsError(f"refusing to overwrite manifest {manifest_url}")
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "w", encoding="utf-8") as out:
+        json.dump(manifest, out, ensure_ascii=False, indent=2)

@@ -1,0 +1,69 @@
+"""Run a crawl in this process: one spider per source, one WARC file and manifest per source.
+
+Twisted's reactor starts once per process, so :func:`crawl` is called once per process (the CLI
+and the DAG tasks each run ``newswire crawl`` in their own process).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from scrapy.crawler import CrawlerProcess
+
+from crawler.registry import Source, select_sources
+from crawler.report import CrawlReport
+from crawler.settings import scrapy_settings
+from crawler.spiders.registry_spider import RegistrySpider
+from crawler.state import open_state
+from pipelines.settings import Settings
+
+
+@dataclass
+class CrawlRun:
+    """Everything one source's spider needs to know about the run it belongs to."""
+
+    settings: Settings
+    source: Source
+    base_url: str  # the real site, or the mirror it is overridden with
+    run_id: str
+    since: date | None
+    until: date | None
+    seen: frozenset[str]  # seen-state keys archived by earlier runs
+    report: CrawlReport
+    manifests: list[dict]
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def crawl(settings: Settings, source_ids: list[str], *, since: date | None, until: date | None,
+          log_level: str = "WARNING") -> list[dict]:
+    """Crawl the sources (or settings.enabled_sources, or every enabled one) once.
+
+    Returns one manifest per source, in the order of ``source_ids``; a source whose crawl broke
+    off before writing its manifest gets ``{"source_id": ..., "error": ...}`` instead.
+    """
+    if since and until and since > until:
+        raise ValueError(f"--since {since} is after --until {until}")
+    sources = select_sources(settings, source_ids)
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    state = open_state(settings)
+    manifests: list[dict] = []
+    process = CrawlerProcess(scrapy_settings(settings, log_level=log_level))
+    for source in sources:
+        base_url = settings.base_url_overrides.get(source.id, source.base_url).rstrip("/")
+        report = CrawlReport(source.id, run_id, base_url, since, until, started_at)
+        run = CrawlRun(settings, source, base_url, run_id, since, until,
+                       frozenset(state.keys(source.id)), report, manifests)
+        process.crawl(RegistrySpider, run=run)
+    process.start()
+    by_source = {m["source_id"]: m for m in manifests}
+    return [
+        by_source.get(s.id) or {"source_id": s.id, "run_id": run_id,
+                                "error": "the crawl stopped before its manifest was written; see the log"}
+        for s in sources
+    ]

@@ -1,0 +1,50 @@
+"""Scrapy settings of the newswire crawler, derived from :class:`pipelines.settings.Settings`.
+
+Politeness is not optional: robots.txt is obeyed, AutoThrottle adapts to each site, at most two
+requests run against one host at a time, and the User-Agent says who we are and where to write.
+"""
+
+from __future__ import annotations
+
+from pipelines.settings import Settings
+
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+
+def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
+    return {
+        "BOT_NAME": "newswire",
+        "USER_AGENT": settings.crawler_user_agent,
+        "ROBOTSTXT_OBEY": True,
+        "DEFAULT_REQUEST_HEADERS": {
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "Accept-Language": "ar,en;q=0.5",
+        },
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        # politeness
+        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        "DOWNLOAD_DELAY": settings.crawl_delay,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": max(settings.crawl_delay, 0.0),
+        "AUTOTHROTTLE_MAX_DELAY": 60.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        # failures
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": 2,
+        "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+        "NEWSWIRE_RETRY_BACKOFF": settings.retry_backoff,
+        "DOWNLOAD_TIMEOUT": settings.download_timeout,
+        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": settings.max_page_bytes // 2,
+        # development only: replay responses from disk instead of asking the site again
+        "HTTPCACHE_ENABLED": settings.http_cache,
+        "HTTPCACHE_DIR": str(settings.data_dir / "httpcache"),
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.RetryBackoffMiddleware": 560,
+            "crawler.middlewares.RawResponseMiddleware": 595,
+        },
+        "ITEM_PIPELINES": {"crawler.pipelines.WarcArchivePipeline": 300},
+        "LOG_LEVEL": log_level,
+    }

@@ -1,0 +1,105 @@
+"""Seen-state: which article URLs are already in the raw archive, per source.
+
+Stored in a small SQLite file under ``settings.state_dir`` so it survives between runs. It is a
+cache of what the archive holds: :func:`rebuild_state` recreates it from the WARC metadata records.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+from warcio.archiveiterator import ArchiveIterator
+
+from pipelines.settings import Settings
+
+STATE_FILE = "crawl-seen.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    source_id TEXT NOT NULL,
+    url_key TEXT NOT NULL,
+    warc_file TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    PRIMARY KEY (source_id, url_key)
+)
+"""
+
+
+@dataclass(frozen=True)
+class SeenEntry:
+    source_id: str
+    url_key: str
+    warc_file: str
+    record_id: str
+
+
+class SeenState:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with closing(self._connect()) as db, db:
+            db.execute(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def keys(self, source_id: str) -> set[str]:
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT url_key FROM seen WHERE source_id = ?", (source_id,))
+            return {key for (key,) in rows}
+
+    def add(self, entries: Iterable[SeenEntry]) -> int:
+        """Record entries (first archive wins); returns how many keys were new."""
+        rows = [(e.source_id, e.url_key, e.warc_file, e.record_id) for e in entries]
+        with closing(self._connect()) as db, db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", rows)
+            return db.total_changes - before
+
+    def clear(self, source_id: str | None = None) -> None:
+        with closing(self._connect()) as db, db:
+            if source_id is None:
+                db.execute("DELETE FROM seen")
+            else:
+                db.execute("DELETE FROM seen WHERE source_id = ?", (source_id,))
+
+
+def open_state(settings: Settings) -> SeenState:
+    return SeenState(Path(settings.state_dir) / STATE_FILE)
+
+
+def archive_warc_files(settings: Settings, source_id: str | None = None) -> list[str]:
+    """Every WARC file of the archive (one source, or all), as fsspec URLs, sorted."""
+    fs, root = fsspec.core.url_to_fs(settings.archive)
+    pattern = f"{root.rstrip('/')}/{source_id or '*'}/*/*/*/*.warc.gz"
+    return sorted(fs.unstrip_protocol(path) for path in fs.glob(pattern))
+
+
+def seen_entries_in_warc(warc_url: str) -> Iterator[SeenEntry]:
+    """The keys recorded in a WARC's metadata records by the crawler."""
+    with fsspec.open(warc_url, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type != "metadata":
+                continue
+            meta = json.loads(record.content_stream().read())
+            for key in meta.get("url_keys", []):
+                yield SeenEntry(meta["source_id"], key, warc_url,
+                                record.rec_headers.get_header("WARC-Refers-To") or "")
+
+
+def rebuild_state(settings: Settings, source_id: str | None = None) -> dict[str, int]:
+    """Recreate the seen-state from the archive; returns keys per source."""
+    state = open_state(settings)
+    state.clear(source_id)
+    sources: set[str] = set()
+    for warc in archive_warc_files(settings, source_id):
+        entries = list(seen_entries_in_warc(warc))
+        state.add(entries)
+        sources.update(entry.source_id for entry in entries)
+    return {sid: len(state.keys(sid)) for sid in sorted(sources)}

@@ -1,0 +1,362 @@
+"""Which agency a story is *credited to*, told apart from agencies merely *cited* in it.
+
+A credit is an agency name in a position where newspapers credit wire copy:
+
+* ``trailer``       a closing source line: ``المصدر : وكالة تسنيم للأنباء .``, ``المصدر: واس``
+* ``dateline``      place (or outlet, reporter) and agency opening a line: ``دمشق-سانا: ...``,
+                    ``طهران - تسنيم - ...``, ``القاهرة - أ ش أ``, ``الجزيرة - واس:``, ``واس - الرياض``
+* ``byline``        a line that is only agency names: ``رويترز``, ``وكالات``, ``أ ف ب - رويترز``
+* ``parenthetical`` an agency in parentheses opening a line (``الرياض (واس) -``) or closing the
+                    text (``... بالمنطقة. (واس)``, ``( كونا )``)
+* ``via``           ``نقلا عن X`` inside one of those positions (``الوئام - نقلا عن رويترز``): the
+                    outlet republishes X's copy, so X is credited. ``نقلا عن`` in running text
+                    (``نقلا عن وكالة فارس``) is a citation only.
+
+Everything else that names an agency is a citation (``cited_agencies``): unambiguous names
+anywhere (``رويترز``, ``وكالة تسنيم الدولية للأنباء``), and short forms that are also ordinary
+words (``واس``, ``قنا``, ``فارس``) only after ``وكالة`` or in parentheses. Words that merely
+contain an abbreviation's letters (``الواسع``, ``قناة``, ``وامض``) never match: terms must be
+whole tokens. A credit to unnamed agencies (``وكالات``) goes to the pseudo-agency ``agencies``,
+which is never a citation. Precision comes first: a credit needs one of the positions above.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from pipelines.records import Attribution
+
+GAZETTEER_PATH = Path(__file__).resolve().parent / "data" / "agencies.yaml"
+GENERIC_AGENCY = "agencies"
+
+RULE_CONFIDENCE = {"trailer": 0.97, "dateline": 0.93, "byline": 0.9, "parenthetical": 0.9, "via": 0.85}
+GENERIC_CONFIDENCE_PENALTY = 0.2
+"""A credit to unnamed agencies says less than a named one."""
+_RULE_RANK = {rule: rank for rank, rule in enumerate(RULE_CONFIDENCE)}
+
+# Folding used for matching only; every mapping is one character to one, so offsets in the
+# folded text are offsets in the original.
+_NO_QUOTES = str.maketrans(dict.fromkeys("«»\"“”'", " "))
+_FOLD = str.maketrans("أإآٱىة" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "اااايه" + "abcdefghijklmnopqrstuvwxyz")
+
+_SEPARATORS = r"\-–—:/|،,()\[\]"
+_SEGMENTS = re.compile(rf"[^{_SEPARATORS}]+")
+_VIA = re.compile(r"\s*(?<!\w)(?:نقل(?:اً|ًا|ا)\s+عن|بالاتفاق\s+مع)\s+")
+# A segment opening with a reporting verb is a sentence ("ونقلت وكالة (رويترز)"), not a dateline.
+_REPORTING = re.compile(
+    r"[وف]?(?:قال|قالت|ذكر|ذكرت|افاد|افادت|اوضح|اوضحت|نقل|نقلت|نقلا|اضاف|اضافت|اكد|اكدت|اعلن|اعلنت|"
+    r"اشار|اشارت|تابع|تابعت|بحسب|حسب|وفق|وفقا|طبقا|كشف|كشفت|اورد|اوردت|بث|بثت|نشر|نشرت)(?!\w)"
+)
+_AGENCY_WORD_AT_END = re.compile(r"(?<!\w)[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)(?:\s+(?:انباء|الانباء))?\s*$")
+_TRAILER = re.compile(r"(?:المصدر|المصادر|مصدر الخبر|source)\s*[:：\-]\s*(?P<value>.*?[^\s.])[\s.]*")
+_CLOSING_PARENTHESIS = re.compile(r"\(\s*(?P<term>[^()\n]{1,40}?)\s*\)[\s.]*$")
+_AGENCY_WORD = r"(?:[وفلب]{0,2}وكال(?:ه|تا|تي)|[وفلب]{0,2}قناه)(?:\s+(?:انباء|الانباء))?\s+"
+
+MAX_CONTEXT_SEGMENTS = 4
+"""Place, outlet and reporter segments allowed around the agency in a dateline or byline."""
+MAX_CONTEXT_WORDS = 3
+TAIL_LINES = 3
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: str
+    name_ar: str
+    name_en: str
+    names: tuple[str, ...]
+    short: tuple[str, ...]
+    places: tuple[str, ...] = ()
+    generic: bool = False
+
+
+@dataclass(frozen=True)
+class AttributionResult:
+    credited: list[Attribution] = field(default_factory=list)
+    """Credits, primary first (named before unnamed, then by rule strength, then position)."""
+    cited_agencies: list[str] = field(default_factory=list)
+    """Sorted ids of agencies named in the text outside the credit evidence."""
+
+
+def fold(text: str) -> str:
+    return text.translate(_FOLD)
+
+
+def term_key(term: str) -> str:
+    """Lookup key of a term: folded, dots and runs of spaces as one space."""
+    return " ".join(fold(term).replace(".", " ").translate(_NO_QUOTES).split())
+
+
+def _term_pattern(term: str) -> str:
+    """Regex for one gazetteer term in folded text; single-letter abbreviations allow dots."""
+    tokens = fold(term).split()
+    if len(tokens) > 1 and all(len(token) == 1 for token in tokens):
+        return r"(?:\s*\.\s*|\s+)".join(map(re.escape, tokens)) + r"\.?"
+    return r"\s+".join(map(re.escape, tokens))
+
+
+def _name_pattern(term: str) -> str:
+    """A name as a whole token, allowing the proclitics و ف ب ل ك (and لل for ال- names)."""
+    body = _term_pattern(term)
+    if body.startswith("ال"):
+        body = rf"(?:[وف]?[بك]?ال|[وف]?لل){body[2:]}"
+    else:
+        body = rf"(?:[وف]?[بلك]?){body}"
+    return rf"(?<!\w){body}(?!\w)"
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    agencies: dict[str, Agency]
+    terms: dict[str, str]
+    """term_key -> agency id, for every name and short form (and "وكالة <term>")."""
+    citations: dict[str, re.Pattern]
+    """agency id -> pattern of its citations in folded text."""
+
+    @classmethod
+    def from_entries(cls, entries: list[dict]) -> "Gazetteer":
+        agencies = {
+            entry["id"]: Agency(
+                id=entry["id"], name_ar=entry["name_ar"], name_en=entry["name_en"],
+                names=tuple(entry.get("names") or ()), short=tuple(entry.get("short") or ()),
+                places=tuple(entry.get("places") or ()), generic=bool(entry.get("generic")),
+            )
+            for entry in entries
+        }
+        terms: dict[str, str] = {}
+        citations: dict[str, re.Pattern] = {}
+        for agency in agencies.values():
+            for term in agency.names + agency.short:
+                for variant in (term, f"وكالة {term}", f"وكالة أنباء {term}"):
+                    previous = terms.setdefault(term_key(variant), agency.id)
+                    if previous != agency.id:
+                        raise ValueError(f"term {variant!r} belongs to both {previous} and {agency.id}")
+            if agency.generic:
+                continue
+            alternatives = [_name_pattern(name) for name in agency.names]
+            for short in agency.short:
+                pattern = _term_pattern(short)
+                alternatives.append(rf"(?<!\w){_AGENCY_WORD}(?:ل)?{pattern}(?!\w)")
+                alternatives.append(rf"\(\s*{pattern}\s*\)")
+            citations[agency.id] = re.compile("|".join(alternatives))
+        return cls(agencies=agencies, terms=terms, citations=citations)
+
+    def lookup(self, segment: str) -> str | None:
+        return self.terms.get(term_key(segment))
+
+
+@lru_cache(maxsize=4)
+def load_gazetteer(path: Path = GAZETTEER_PATH) -> Gazetteer:
+    with open(path, encoding="utf-8") as handle:
+        return Gazetteer.from_entries(yaml.safe_load(handle))
+
+
+@dataclass(frozen=True)
+class _Credit:
+    agency_id: str
+    evidence_start: int
+    evidence_end: int
+    rule: str
+
+
+@dataclass(frozen=True)
+class _Segment:
+    text: str  # folded
+    start: int
+    end: int
+    in_parentheses: bool
+
+
+def _segments(folded_line: str, offset: int) -> list[_Segment]:
+    return [
+        _Segment(
+            text=m.group().strip(),
+            start=offset + m.start() + (len(m.group()) - len(m.group().lstrip())),
+            end=offset + m.end() - (len(m.group()) - len(m.group().rstrip())),
+            in_parentheses=m.start() > 0 and folded_line[m.start() - 1] == "(",
+        )
+        for m in _SEGMENTS.finditer(folded_line)
+        if m.group().strip()
+    ]
+
+
+def _segment_agencies(segment: _Segment, gazetteer: Gazetteer) -> list[tuple[str, bool]]:
+    """Agencies a whole segment names, with whether each came through نقلا عن; [] if not a credit.
+
+    "رويترز وأ ف ب" names two agencies joined by و; the segment is tried whole first because
+    و also begins واس, وام, وفا. In "الوئام نقلا عن رويترز" the outlet before نقلا عن is context.
+    """
+    own, *relayed = _VIA.split(segment.text)
+    found = [(agency_id, True) for piece in relayed for agency_id, _ in _named(piece, gazetteer)]
+    if relayed and found and len(own.split()) <= MAX_CONTEXT_WORDS:
+        return _named(own, gazetteer) + found
+    return [] if relayed else _named(own, gazetteer)
+
+
+def _named(text: str, gazetteer: Gazetteer) -> list[tuple[str, bool]]:
+    if agency_id := gazetteer.lookup(text):
+        return [(agency_id, False)]
+    pieces = re.split(r"\s+و(?=\S)", text)
+    found = [gazetteer.lookup(piece) or gazetteer.lookup("و" + piece) for piece in pieces]
+    if len(pieces) > 1 and all(found):
+        return [(agency_id, False) for agency_id in found]
+    return []
+
+
+def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
+    """Credits in the segments opening a line: a dateline, a byline or an opening parenthesis.
+
+    The scan stops at the first segment longer than a place or a name, or opening with a
+    reporting verb: the running text. What precedes it is a credit only when it ends on a
+    dateline separator (``-`` or ``:``).
+    """
+    found: list[tuple[_Segment, str, bool]] = []
+    scanned: list[_Segment] = []
+    context = 0
+    for segment in _segments(folded_line, offset):
+        agencies = _segment_agencies(segment, gazetteer)
+        if not agencies and (len(segment.text.split()) > MAX_CONTEXT_WORDS or _is_sentence(segment.text)):
+            separator = folded_line[scanned[-1].end - offset:segment.start - offset] if scanned else ""
+            if not re.search(r"[\-–—:]", separator):
+                return []
+            break
+        if not agencies:
+            context += 1
+            if context > MAX_CONTEXT_SEGMENTS:
+                return []
+        found.extend((segment, agency_id, via) for agency_id, via in agencies)
+        scanned.append(segment)
+    found = _drop_places(found, gazetteer)
+    if not found:
+        return []
+    start, end = scanned[0].start - scanned[0].in_parentheses, scanned[-1].end
+    if scanned[-1].in_parentheses and folded_line[end - offset:].lstrip().startswith(")"):
+        end = folded_line.index(")", end - offset) + offset + 1
+    credits = []
+    for segment, agency_id, via in found:
+        if segment.in_parentheses:
+            rule = "parenthetical"
+        elif via:
+            rule = "via"
+        else:
+            rule = "dateline" if len(found) < len(scanned) else "byline"
+        credits.append(_Credit(agency_id, start, end, rule))
+    return credits
+
+
+def _is_sentence(segment: str) -> bool:
+    return bool(_REPORTING.match(segment) or _AGENCY_WORD_AT_END.search(segment))
+
+
+def _names_agency_at_end(text: str, agency_id: str, gazetteer: Gazetteer) -> bool:
+    return any(m.end() == len(text.rstrip()) for m in gazetteer.citations[agency_id].finditer(text))
+
+
+def _drop_places(found: list[tuple[_Segment, str, bool]], gazetteer: Gazetteer) -> list[tuple[_Segment, str, bool]]:
+    """In "قنا - أ ش أ" the first segment is the city of Qena, not a second agency."""
+    if len(found) < 2:
+        return found
+    first_segment, first_id, _ = found[0]
+    places = {term_key(place) for place in gazetteer.agencies[first_id].places}
+    if term_key(first_segment.text) in places:
+        return found[1:]
+    return found
+
+
+def _trailer(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
+    m = _TRAILER.fullmatch(folded_line)
+    if not m:
+        return []
+    value_start = m.start("value")
+    credits = []
+    for segment in _segments(m.group("value"), offset + value_start):
+        for agency_id, via in _segment_agencies(segment, gazetteer):
+            credits.append(_Credit(agency_id, offset, offset + m.end("value"), "via" if via else "trailer"))
+    return credits
+
+
+def _closing_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
+    m = _CLOSING_PARENTHESIS.search(folded_line)
+    if not m or not (agency_id := gazetteer.lookup(m.group("term"))):
+        return []
+    before = folded_line[:m.start()]
+    if _AGENCY_WORD_AT_END.search(before) or _names_agency_at_end(before, agency_id, gazetteer):
+        return []  # "بحسب وكالة الأنباء القطرية (قنا)." spells out a citation
+    end = folded_line.rindex(")", 0, len(folded_line)) + 1
+    return [_Credit(agency_id, offset + m.start(), offset + end, "parenthetical")]
+
+
+def _find_credits(folded: str, gazetteer: Gazetteer) -> list[_Credit]:
+    lines = [(m.group(), m.start()) for m in re.finditer(r"[^\n]+", folded)]
+    tail = {offset for _, offset in lines[-TAIL_LINES:]}
+    credits: list[_Credit] = []
+    for line, offset in lines:
+        if offset in tail and (found := _trailer(line, offset, gazetteer)):
+            credits.extend(found)
+            continue
+        found = _credit_line(line, offset, gazetteer)
+        if not found and offset in tail:
+            found = _closing_parenthesis(line, offset, gazetteer)
+        credits.extend(found)
+    return credits
+
+
+def _primary_first(credits: list[_Credit], gazetteer: Gazetteer) -> list[_Credit]:
+    """One credit per agency (the strongest evidence), named agencies before unnamed ones."""
+    def strength(credit: _Credit) -> tuple:
+        return (gazetteer.agencies[credit.agency_id].generic, _RULE_RANK[credit.rule], credit.evidence_start)
+
+    best: dict[str, _Credit] = {}
+    for credit in sorted(credits, key=strength):
+        best.setdefault(credit.agency_id, credit)
+    return sorted(best.values(), key=strength)
+
+
+def _cited(folded: str, folded_title: str, excluded: list[tuple[int, int]], gazetteer: Gazetteer) -> list[str]:
+    def outside_credits(start: int, end: int) -> bool:
+        return not any(start < ex_end and ex_start < end for ex_start, ex_end in excluded)
+
+    cited = set()
+    for agency_id, pattern in gazetteer.citations.items():
+        if pattern.search(folded_title) or any(
+            outside_credits(m.start(), m.end()) for m in pattern.finditer(folded)
+        ):
+            cited.add(agency_id)
+    return sorted(cited)
+
+
+def _attribution(credit: _Credit, text: str, gazetteer: Gazetteer) -> Attribution:
+    agency = gazetteer.agencies[credit.agency_id]
+    confidence = RULE_CONFIDENCE[credit.rule] - (GENERIC_CONFIDENCE_PENALTY if agency.generic else 0.0)
+    return Attribution(
+        agency_id=agency.id, name_ar=agency.name_ar, name_en=agency.name_en,
+        evidence=text[credit.evidence_start:credit.evidence_end], position=credit.evidence_start,
+        rule=credit.rule, confidence=round(confidence, 2),
+    )
+
+
+def tag_attribution(text: str, title: str = "") -> AttributionResult:
+    """Credited agencies (with evidence and its offset in ``text``) and cited agencies.
+
+    ``text`` is the normalised text *including* its trailers (see pipelines.clean); the title
+    only contributes citations.
+    """
+    gazetteer = load_gazetteer()
+    folded = fold(text)
+    found = _find_credits(folded, gazetteer)
+    credits = _primary_first(found, gazetteer)
+    evidence_spans = [(credit.evidence_start, credit.evidence_end) for credit in found]
+    return AttributionResult(
+        credited=[_attribution(credit, text, gazetteer) for credit in credits],
+        cited_agencies=_cited(folded, fold(title), evidence_spans, gazetteer),
+    )
+
+
+def agency_names(agency_id: str) -> tuple[str, str]:
+    """(Arabic name, English name) of an agency id from the gazetteer."""
+    agency = load_gazetteer().agencies[agency_id]
+    return agency.name_ar, agency.name_en

@@ -1,0 +1,134 @@
+"""Attribution measured on the labelled set: precision, recall and F1 per agency and overall.
+
+A case's gold is the set of agency ids the story is credited to (the pseudo-agency
+``agencies`` included; empty when nothing is credited); it is compared with the set the tagger
+credits, micro-averaged over agencies.
+
+Files in ``pipelines/data/labels``:
+
+* ``attribution_handwritten.jsonl``: our own short texts with their labels.
+* ``attribution_saudinewsnet.jsonl``: references into ../shared/data/saudinewsnet (line number
+  and url) with the label read by hand. The tagger sees what a reader of the page sees: the
+  byline (the corpus' ``author`` field) as the first line, then the article text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.attribution import GENERIC_AGENCY, tag_attribution
+from pipelines.clean import normalize_text
+from pipelines.evaluation import (
+    DEFAULT_SHARED_DATA, LABELS_DIR, SAUDINEWSNET, Scores, corpus_lines, read_jsonl,
+)
+
+HANDWRITTEN = LABELS_DIR / "attribution_handwritten.jsonl"
+CORPUS_REFERENCES = LABELS_DIR / "attribution_saudinewsnet.jsonl"
+
+
+@dataclass(frozen=True)
+class AttributionCase:
+    case_id: str
+    provenance: str
+    text: str
+    title: str
+    credited: frozenset[str]
+
+
+@dataclass
+class AttributionReport:
+    cases: int = 0
+    per_agency: dict[str, Scores] = field(default_factory=lambda: defaultdict(Scores))
+    errors: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Why some cases could not be run (for example, the public corpus is absent)."""
+
+    @property
+    def overall(self) -> Scores:
+        total = Scores()
+        for scores in self.per_agency.values():
+            total.add(scores)
+        return total
+
+    def as_dict(self) -> dict:
+        return {
+            "cases": self.cases,
+            "overall": self.overall.as_dict(),
+            "per_agency": {agency: self.per_agency[agency].as_dict() for agency in sorted(self.per_agency)},
+            "errors": self.errors,
+            "skipped": self.skipped,
+        }
+
+
+def corpus_text(record: dict) -> str:
+    """What the tagger reads for a corpus article: the byline line, then the text."""
+    return normalize_text(html.unescape(record.get("author") or "") + "\n" + record.get("content", ""))
+
+
+def load_handwritten(path: Path = HANDWRITTEN) -> list[AttributionCase]:
+    return [
+        AttributionCase(row["case_id"], row["provenance"], normalize_text(row["text"]), row.get("title", ""),
+                        frozenset(row["credited"]))
+        for row in read_jsonl(path)
+    ]
+
+
+def load_corpus_cases(shared_data: Path | None, path: Path = CORPUS_REFERENCES) -> tuple[list[AttributionCase], list[str]]:
+    """Corpus cases resolved against ../shared/data; ([], [reason]) when it is absent."""
+    references = read_jsonl(path)
+    dataset = shared_data / SAUDINEWSNET if shared_data else None
+    if dataset is None or not dataset.is_file():
+        return [], [f"{len(references)} saudinewsnet cases skipped: {dataset or SAUDINEWSNET} not found"]
+    records = corpus_lines(dataset, {int(ref["provenance"].split(":")[1]) for ref in references})
+    cases, problems = [], []
+    for ref in references:
+        record = records.get(int(ref["provenance"].split(":")[1]))
+        if record is None or record.get("url") != ref["url"]:
+            problems.append(f"{ref['case_id']} skipped: the corpus line no longer holds {ref['url']}")
+            continue
+        cases.append(AttributionCase(ref["case_id"], ref["provenance"], corpus_text(record),
+                                     record.get("title", ""), frozenset(ref["credited"])))
+    return cases, problems
+
+
+def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[AttributionCase], list[str]]:
+    corpus, skipped = load_corpus_cases(shared_data)
+    return load_handwritten() + corpus, skipped
+
+
+def evaluate(cases: list[AttributionCase]) -> AttributionReport:
+    report = AttributionReport(cases=len(cases))
+    for case in cases:
+        predicted = {credit.agency_id for credit in tag_attribution(case.text, case.title).credited}
+        for agency in predicted | case.credited:
+            scores = report.per_agency[agency]
+            if agency in predicted and agency in case.credited:
+                scores.true_positives += 1
+            elif agency in predicted:
+                scores.false_positives += 1
+            else:
+                scores.false_negatives += 1
+        if predicted != case.credited:
+            report.errors.append({"case_id": case.case_id, "provenance": case.provenance,
+                                  "expected": sorted(case.credited), "predicted": sorted(predicted)})
+    return report
+
+
+def run(shared_data: Path | None = DEFAULT_SHARED_DATA) -> AttributionReport:
+    cases, skipped = load_cases(shared_data)
+    report = evaluate(cases)
+    report.skipped = skipped
+    return report
+
+
+def label_summary(cases: list[AttributionCase]) -> dict:
+    """Size of a labelled set: cases, cases credited to some agency, distinct named agencies."""
+    named = {agency for case in cases for agency in case.credited if agency != GENERIC_AGENCY}
+    return {
+        "cases": len(cases),
+        "credited_cases": sum(1 for case in cases if case.credited),
+        "distinct_agencies": len(named),
+    }

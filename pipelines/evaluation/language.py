@@ -1,0 +1,132 @@
+"""Language identification measured on the labelled set in ``pipelines/data/labels``.
+
+Two files hold the cases: ``language_handwritten.jsonl`` (our own sentences, with their text)
+and ``language_corpus.jsonl`` (references into ../shared/data/saudinewsnet: line, field and
+paragraph index, never the text, which may not be redistributed). Corpus cases are resolved
+when the dataset is present and counted as skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.language import detect_language
+
+LABELS_DIR = Path(__file__).resolve().parent.parent / "data" / "labels"
+HANDWRITTEN = LABELS_DIR / "language_handwritten.jsonl"
+CORPUS_REFERENCES = LABELS_DIR / "language_corpus.jsonl"
+DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+KINDS = ("paragraph", "title")
+
+
+@dataclass(frozen=True)
+class LanguageCase:
+    case_id: str
+    kind: str  # "paragraph" | "title"
+    language: str
+    text: str
+    provenance: str
+
+
+@dataclass
+class KindReport:
+    total: int = 0
+    correct: int = 0
+    confusion: Counter = field(default_factory=Counter)  # (expected, predicted) -> count
+    errors: list[dict] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def as_dict(self) -> dict:
+        expected = sorted({exp for exp, _ in self.confusion})
+        predicted = sorted({pred for _, pred in self.confusion} | set(expected))
+        return {
+            "total": self.total,
+            "correct": self.correct,
+            "accuracy": round(self.accuracy, 4),
+            "expected": expected,
+            "predicted": predicted,
+            "confusion": {exp: {pred: self.confusion[(exp, pred)] for pred in predicted} for exp in expected},
+            "errors": self.errors,
+        }
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _corpus_lines(dataset: Path, wanted: set[int]) -> dict[int, dict]:
+    found: dict[int, dict] = {}
+    with gzip.open(dataset, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number in wanted:
+                found[number] = json.loads(line)
+                if len(found) == len(wanted):
+                    break
+    return found
+
+
+def _resolve(reference: dict, row: dict) -> str:
+    if reference["field"] == "title":
+        return row["title"].strip()
+    paragraphs = [p.strip() for p in row["content"].split("\n") if p.strip()]
+    return paragraphs[reference["paragraph"]]
+
+
+def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[LanguageCase], int]:
+    """All cases whose text is available, and how many corpus cases were skipped."""
+    cases = [LanguageCase(c["case_id"], c["kind"], c["language"], c["text"], c["provenance"])
+             for c in _read_jsonl(HANDWRITTEN)]
+    references = _read_jsonl(CORPUS_REFERENCES)
+    by_dataset: dict[str, list[dict]] = {}
+    for ref in references:
+        by_dataset.setdefault(ref["ref"]["dataset"], []).append(ref)
+    skipped = 0
+    for dataset, refs in by_dataset.items():
+        path = shared_data / dataset if shared_data else None
+        if path is None or not path.exists():
+            skipped += len(refs)
+            continue
+        rows = _corpus_lines(path, {r["ref"]["line"] for r in refs})
+        cases += [LanguageCase(r["case_id"], r["kind"], r["language"],
+                               _resolve(r["ref"], rows[r["ref"]["line"]]), r["provenance"]) for r in refs]
+    return cases, skipped
+
+
+def predict(case: LanguageCase) -> str:
+    """Titles are identified alone (as for a record without body); paragraphs as a body."""
+    if case.kind == "title":
+        return detect_language(case.text, "").language
+    return detect_language("", case.text).language
+
+
+def evaluate(cases: list[LanguageCase]) -> dict[str, KindReport]:
+    reports = {kind: KindReport() for kind in KINDS}
+    for case in cases:
+        predicted = predict(case)
+        report = reports[case.kind]
+        report.total += 1
+        report.confusion[(case.language, predicted)] += 1
+        if predicted == case.language:
+            report.correct += 1
+        else:
+            report.errors.append({"case_id": case.case_id, "expected": case.language, "predicted": predicted})
+    return reports
+
+
+def run(shared_data: Path | None = DEFAULT_SHARED_DATA) -> dict:
+    cases, skipped = load_cases(shared_data)
+    reports = evaluate(cases)
+    return {
+        "cases": len(cases),
+        "skipped_corpus_cases": skipped,
+        "by_language": dict(sorted(Counter(c.language for c in cases).items())),
+        **{kind: reports[kind].as_dict() for kind in KINDS},
+    }

@@ -1,0 +1,151 @@
+"""Processing of pages and archived crawls into records, dead letters and the real index."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipelines import process
+from pipelines.records import RecordStatus, article_id
+from tests.conftest import FIXTURES
+from tests.warc_builder import FakePage, write_warc
+
+SEED_PAGE = (FIXTURES / "pages" / "tasnim_seed.html").read_bytes()
+SEED_URL = "https://www.tasnimnews.com/ar/news/2020/02/29/2216410/?utm_source=telegram"
+SEED_CANONICAL = "https://www.tasnimnews.com/ar/news/2020/02/29/2216410/"
+# sha256 of the canonical URL: the same on every machine, so every re-run upserts the same document.
+SEED_ID = "bfbe428819681f168618bec1c3aa0461"
+
+ENGLISH_PAGE = b"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Oil prices rise as OPEC meets in Vienna</title>
+<meta property="article:published_time" content="2026-11-27T08:00:00+00:00"></head>
+<body><nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Oil prices rise as OPEC meets in Vienna</h1>
+<p>Oil prices rose on Friday as ministers of the producer group gathered in Vienna to discuss output for
+the first quarter of next year, traders said.</p>
+<p>Brent crude futures gained 1.2 percent in early trading, while analysts expected the group to extend
+its current production limits until the end of March.</p></article>
+<footer>Copyright 2026</footer></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def seed_record():
+    return process.process_page(SEED_PAGE, SEED_URL, source_id="tasnim",
+                                profile=process.SourceProfile(language="ar", timezone="Asia/Tehran"))
+
+
+def test_seed_record_identity_and_dates(seed_record):
+    assert seed_record.status == RecordStatus.OK
+    assert seed_record.canonical_url == SEED_CANONICAL
+    assert seed_record.id == SEED_ID == article_id(SEED_CANONICAL)
+    assert seed_record.title == "في اتصاله هاتفيا بنظيره الروسي .. روحاني: التعاون لمحاربة الارهاب واجبنا جميعا"
+    assert seed_record.published_at == datetime(2020, 2, 29, 14, 35, tzinfo=timezone(timedelta(hours=3, minutes=30)))
+
+
+def test_seed_record_language_and_attribution(seed_record):
+    assert seed_record.language == "ar"
+    assert seed_record.language_confidence > 0.9
+    assert seed_record.attribution.agency_id == "tasnim"
+    assert seed_record.attribution.evidence == "المصدر : وكالة تسنيم للأنباء"
+    assert seed_record.cited_agencies == ["tasnim"]
+
+
+def test_seed_body_is_clean_and_trailers_are_recorded(seed_record):
+    body = seed_record.body
+    assert body.startswith("أكد الرئيس الايراني، يوم السبت")
+    assert body.endswith("معربا عن امله بإزالة الخلافات الموجودة بسرعة من خلال المحادثات.")
+    assert "انتهى" not in body and "المصدر" not in body
+    assert seed_record.removed_trailers == ["/ انتهى/", "المصدر : وكالة تسنيم للأنباء ."]
+    for boilerplate in ("أخبار ذات صلة", "جميع الحقوق محفوظة", "الأكثر مشاهدة", "تلغرام"):
+        assert boilerplate not in body
+    assert len(seed_record.content_hash) >= 16
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "reason"),
+    [
+        (b"", "text/html", "empty_page"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj", "application/pdf", "not_html"),
+    ],
+)
+def test_bad_pages_give_error_records(raw, content_type, reason):
+    record = process.process_page(raw, "https://www.spa.gov.sa/news/1", source_id="spa", content_type=content_type)
+    assert record.status == RecordStatus.ERROR
+    assert record.error == f"extraction failed: {reason}"
+    assert record.id == article_id("https://www.spa.gov.sa/news/1")
+
+
+def test_english_page_is_flagged_with_language_en():
+    record = process.process_page(ENGLISH_PAGE, "https://www.spa.gov.sa/en/news/77", source_id="spa")
+    assert record.status == RecordStatus.FLAGGED
+    assert record.language == "en"
+    assert any("language en" in warning for warning in record.warnings)
+
+
+def _archive_with_bad_input(archive: Path) -> Path:
+    return write_warc(archive, "tasnim", date(2026, 11, 28), "20261128T020000Z-abc123", [
+        FakePage(SEED_URL, SEED_PAGE),
+        FakePage("https://www.tasnimnews.com/ar/news/2026/11/28/1/", b""),
+        FakePage("https://www.tasnimnews.com/ar/news/2026/11/28/2/", ENGLISH_PAGE),
+        FakePage("https://www.tasnimnews.com/ar/news/2026/11/28/3/", b"\x00\x01\x02binary", "application/octet-stream"),
+    ], broken_tail=True)
+
+
+def test_archive_batch_survives_bad_input_and_writes_dead_letters(data_settings):
+    warc = _archive_with_bad_input(Path(data_settings.archive))
+    summary = process.process_archive(data_settings, index=False)
+    assert summary["warc_files"] == 1
+    assert summary["responses"] == 4
+    assert (summary["ok"], summary["flagged"], summary["errors"]) == (1, 1, 2)
+    assert summary["dead_letter"] == 3  # two pages that failed extraction and the torn tail
+    assert summary["languages"] == {"ar": 1, "en": 1}
+    assert summary["agencies"] == {"tasnim": 1}
+
+    processed = Path(summary["outputs"][0])
+    assert processed == Path(data_settings.processed) / "tasnim/2026/11/28/tasnim-20261128T020000Z-abc123.jsonl"
+    records = [json.loads(line) for line in processed.read_text().splitlines()]
+    assert [r["id"] for r in records] == [SEED_ID, article_id("https://www.tasnimnews.com/ar/news/2026/11/28/2/")]
+    assert records[0]["provenance"]["warc_file"] == str(warc)
+    assert records[0]["provenance"]["warc_record_id"].startswith("<urn:uuid:")
+
+    dead_file = data_settings.dead_letter_dir / "tasnim/2026/11/28/tasnim-20261128T020000Z-abc123.jsonl"
+    dead = [json.loads(line) for line in dead_file.read_text().splitlines()]
+    assert [d["reason"] for d in dead[:2]] == ["extraction failed: empty_page", "extraction failed: not_html"]
+    assert dead[2]["reason"].startswith("unreadable WARC data")
+    assert all(d["warc_file"] == str(warc) for d in dead)
+
+    # Nothing new the second time: the batch is remembered, the raw archive is untouched.
+    again = process.process_archive(data_settings, index=False)
+    assert again["warc_files"] == 0
+    assert warc.exists()
+
+
+def test_failure_rate_threshold(data_settings):
+    _archive_with_bad_input(Path(data_settings.archive))
+    summary = process.process_archive(data_settings, index=False)
+    assert summary["failure_rate"] == pytest.approx(3 / 5)
+    with pytest.raises(process.FailureRateExceeded):
+        process.raise_if_failure_rate_exceeded(summary, data_settings)
+    lenient = data_settings.model_copy(update={"max_failure_rate": 0.7})
+    process.raise_if_failure_rate_exceeded(summary, lenient)
+
+
+@pytest.mark.engine
+def test_indexing_the_same_crawl_twice_leaves_one_document(engine_settings, tmp_path):
+    settings = engine_settings.model_copy(
+        update={"data_dir": tmp_path, "index_prefix": f"{engine_settings.index_prefix}-twice"})
+    _archive_with_bad_input(Path(settings.archive))
+    first = process.process_archive(settings)
+    second = process.process_archive(settings, only_new=False)
+    assert first["indexed"] == second["indexed"] == 2
+
+    from pipelines.index import SearchEngine
+    from pipelines.search import search_articles
+
+    engine = SearchEngine.connect(settings)
+    assert engine.count() == 2
+    hits = search_articles(engine, "إدلب")
+    assert [hit.id for hit in hits] == [SEED_ID]
