@@ -1,11 +1,24 @@
-"""Downloader middlewares: keep the wire bytes for the archive, and back off before retries."""
+"""Downloader middlewares: keep the wire bytes for the archive, back off before retries, and
+spare local mirrors the politeness delays meant for other people's servers."""
 
 from __future__ import annotations
 
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.task import deferLater
 
 RAW_RESPONSE_KEY = "newswire_raw_response"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class LocalMirrorMiddleware:
+    """Requests to this machine (test and demo mirrors) keep the zero delay of their download
+    slot (see DOWNLOAD_SLOTS in crawler.settings) instead of being throttled by AutoThrottle."""
+
+    def process_request(self, request):
+        if urlparse_cached(request).hostname in LOOPBACK_HOSTS:
+            request.meta["autothrottle_dont_adjust_delay"] = True
+        return None
 
 
 class RawResponseMiddleware:

@@ -6,6 +6,7 @@ requests run against one host at a time, and the User-Agent says who we are and 
 
 from __future__ import annotations
 
+from crawler.middlewares import LOOPBACK_HOSTS
 from pipelines.settings import Settings
 
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
@@ -30,6 +31,8 @@ def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
         "AUTOTHROTTLE_START_DELAY": max(settings.crawl_delay, 0.0),
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        # our own mirrors on this machine need no politeness (see LocalMirrorMiddleware)
+        "DOWNLOAD_SLOTS": {host: {"delay": 0.0, "concurrency": 4} for host in LOOPBACK_HOSTS},
         # failures
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 2,
@@ -42,6 +45,7 @@ def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
         "HTTPCACHE_ENABLED": settings.http_cache,
         "HTTPCACHE_DIR": str(settings.data_dir / "httpcache"),
         "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.LocalMirrorMiddleware": 90,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
             "crawler.middlewares.RawResponseMiddleware": 595,
         },

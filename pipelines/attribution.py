@@ -99,14 +99,25 @@ def _term_pattern(term: str) -> str:
     return r"\s+".join(map(re.escape, tokens))
 
 
-def _name_pattern(term: str) -> str:
-    """A name as a whole token, allowing the proclitics و ف ب ل ك (and لل for ال- names)."""
-    body = _term_pattern(term)
-    if body.startswith("ال"):
-        body = rf"(?:[وف]?[بك]?ال|[وف]?لل){body[2:]}"
-    else:
-        body = rf"(?:[وف]?[بلك]?){body}"
-    return rf"(?<!\w){body}(?!\w)"
+def _alternation(patterns: list[str]) -> str:
+    return "|".join(sorted(patterns, key=len, reverse=True))
+
+
+def _citation_patterns(agencies: list[Agency]) -> tuple[re.Pattern, ...]:
+    """Patterns whose group "term" is a citation: one pass each over a text, for all agencies.
+
+    Names are whole tokens after the proclitics و ف ب ل ك (لل for names in ال-); short
+    forms count only after وكالة / قناة (وكالة أنباء ...) or alone in parentheses.
+    """
+    names = [fold(name) for agency in agencies for name in agency.names]
+    plain = [_term_pattern(name) for name in names if not name.startswith("ال")]
+    definite = [_term_pattern(name[2:]) for name in names if name.startswith("ال")]
+    short = _alternation([_term_pattern(term) for agency in agencies for term in agency.short])
+    return (
+        re.compile(rf"(?<!\w)[وف]?[بلك]?(?P<term>{_alternation(plain)})(?!\w)"),
+        re.compile(rf"(?<!\w)(?:[وف]?[بك]?ال|[وف]?لل)(?P<term>{_alternation(definite)})(?!\w)"),
+        re.compile(rf"(?<!\w){_AGENCY_WORD}ل?(?P<term>{short})(?!\w)|\(\s*(?P<inner>{short})\s*\)"),
+    )
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,7 @@ class Gazetteer:
     agencies: dict[str, Agency]
     terms: dict[str, str]
     """term_key -> agency id, for every name and short form (and "وكالة <term>")."""
-    citations: dict[str, re.Pattern]
-    """agency id -> pattern of its citations in folded text."""
+    citation_patterns: tuple[re.Pattern, ...]
 
     @classmethod
     def from_entries(cls, entries: list[dict]) -> "Gazetteer":
@@ -128,25 +138,28 @@ class Gazetteer:
             for entry in entries
         }
         terms: dict[str, str] = {}
-        citations: dict[str, re.Pattern] = {}
         for agency in agencies.values():
             for term in agency.names + agency.short:
                 for variant in (term, f"وكالة {term}", f"وكالة أنباء {term}"):
                     previous = terms.setdefault(term_key(variant), agency.id)
                     if previous != agency.id:
                         raise ValueError(f"term {variant!r} belongs to both {previous} and {agency.id}")
-            if agency.generic:
-                continue
-            alternatives = [_name_pattern(name) for name in agency.names]
-            for short in agency.short:
-                pattern = _term_pattern(short)
-                alternatives.append(rf"(?<!\w){_AGENCY_WORD}(?:ل)?{pattern}(?!\w)")
-                alternatives.append(rf"\(\s*{pattern}\s*\)")
-            citations[agency.id] = re.compile("|".join(alternatives))
-        return cls(agencies=agencies, terms=terms, citations=citations)
+        named = [agency for agency in agencies.values() if not agency.generic]
+        return cls(agencies=agencies, terms=terms, citation_patterns=_citation_patterns(named))
 
     def lookup(self, segment: str) -> str | None:
         return self.terms.get(term_key(segment))
+
+    def citations(self, folded: str) -> list[tuple[str, int, int]]:
+        """(agency id, start, end) of every citation in a folded text."""
+        found = []
+        for index, pattern in enumerate(self.citation_patterns):
+            for m in pattern.finditer(folded):
+                term = m.group("term") or m.groupdict().get("inner") or ""
+                agency_id = self.lookup(("ال" if index == 1 else "") + term)
+                if agency_id:
+                    found.append((agency_id, m.start(), m.end()))
+        return found
 
 
 @lru_cache(maxsize=4)
@@ -233,7 +246,9 @@ def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_C
     found = _drop_places(found, gazetteer)
     if not found:
         return []
-    start, end = scanned[0].start - scanned[0].in_parentheses, scanned[-1].end
+    start, end = scanned[0].start, scanned[-1].end
+    if scanned[0].in_parentheses:
+        start = folded_line.rindex("(", 0, start - offset) + offset
     if scanned[-1].in_parentheses and folded_line[end - offset:].lstrip().startswith(")"):
         end = folded_line.index(")", end - offset) + offset + 1
     credits = []
@@ -253,7 +268,8 @@ def _is_sentence(segment: str) -> bool:
 
 
 def _names_agency_at_end(text: str, agency_id: str, gazetteer: Gazetteer) -> bool:
-    return any(m.end() == len(text.rstrip()) for m in gazetteer.citations[agency_id].finditer(text))
+    end = len(text.rstrip())
+    return any(cited == agency_id and cited_end == end for cited, _, cited_end in gazetteer.citations(text))
 
 
 def _drop_places(found: list[tuple[_Segment, str, bool]], gazetteer: Gazetteer) -> list[tuple[_Segment, str, bool]]:
@@ -320,13 +336,9 @@ def _cited(folded: str, folded_title: str, excluded: list[tuple[int, int]], gaze
     def outside_credits(start: int, end: int) -> bool:
         return not any(start < ex_end and ex_start < end for ex_start, ex_end in excluded)
 
-    cited = set()
-    for agency_id, pattern in gazetteer.citations.items():
-        if pattern.search(folded_title) or any(
-            outside_credits(m.start(), m.end()) for m in pattern.finditer(folded)
-        ):
-            cited.add(agency_id)
-    return sorted(cited)
+    in_text = {agency_id for agency_id, start, end in gazetteer.citations(folded) if outside_credits(start, end)}
+    in_title = {agency_id for agency_id, _, _ in gazetteer.citations(folded_title)}
+    return sorted(in_text | in_title)
 
 
 def _attribution(credit: _Credit, text: str, gazetteer: Gazetteer) -> Attribution:

@@ -8,6 +8,7 @@ and the attribution tagger needs the text as published.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 TATWEEL = "\u0640"
@@ -18,6 +19,8 @@ _DELETE = str.maketrans(dict.fromkeys(TATWEEL + ZERO_WIDTH + BIDI_CONTROLS))
 # Tabs, no-break and typographic spaces become a plain space; line separators a newline.
 _SPACES = re.compile(r"[\t\x0b\x0c\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+| {2,}")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+# Presentation forms (ﻭﻟﻢ, ﷲ) are glyph variants from old encoders: back to the letters they show.
+_PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufefe]+")
 # A tatweel standing alone between spaces is used as a dash ("اف ب ـ لشبونة"), not to stretch a word.
 _TATWEEL_DASH = re.compile(rf"(?<!\S){TATWEEL}+(?!\S)")
 
@@ -30,8 +33,10 @@ _SOURCE_TRAILER = re.compile(r"(?:المصدر|المصادر|مصدر الخب�
 def normalize_text(text: str) -> str:
     """Strip tatweel, zero-width and bidi controls, collapse spaces; one paragraph per line.
 
-    A tatweel standing alone between spaces is a dash and becomes "-".
+    A tatweel standing alone between spaces is a dash and becomes "-"; Arabic presentation
+    forms become the letters they show.
     """
+    text = _PRESENTATION_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _LINE_BREAKS.sub("\n", _TATWEEL_DASH.sub("-", text).translate(_DELETE))
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from urllib.parse import urljoin
@@ -19,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from lxml import etree
 
 
@@ -46,8 +49,10 @@ class ExtractedPage:
 # Magic numbers of formats crawlers commonly receive instead of HTML.
 _BINARY_SIGNATURES = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b",
                       b"RIFF", b"OggS", b"ID3", b"\xd0\xcf\x11\xe0")
-_NON_HTML_TYPES = ("application/pdf", "application/json", "application/zip", "application/octet-stream",
-                   "image/", "audio/", "video/", "text/plain", "text/csv", "application/javascript")
+# Types that are never an article page (text/plain and octet-stream are left to the content
+# checks: servers label HTML with them often enough).
+_NON_HTML_TYPES = ("application/pdf", "application/json", "application/zip", "image/", "audio/", "video/",
+                   "text/csv", "application/javascript", "text/javascript")
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.I)
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
@@ -118,7 +123,7 @@ def _looks_like_html(raw: bytes, text: str, content_type: str | None) -> bool:
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime and mime.startswith(_NON_HTML_TYPES):
         return False
-    if raw.lstrip()[:8].startswith(_BINARY_SIGNATURES) or b"\x00" in raw[:4096]:
+    if raw.lstrip()[:8].startswith(_BINARY_SIGNATURES) or "\x00" in text[:4096]:
         return False
     head = text.lstrip()[:1]
     if head in ("{", "["):  # JSON bodies served with a text/html type
@@ -128,6 +133,7 @@ def _looks_like_html(raw: bytes, text: str, content_type: str | None) -> bool:
 
 # ---------------------------------------------------------------------------- metadata
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LEAD_MIN_WORDS = 6
 _BODY_MIN_WORDS = 8  # fewer words is menu residue (a row of links), not an article
 _ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting", "AnalysisNewsArticle"}
@@ -188,26 +194,29 @@ def _parse_datetime(value: str | None) -> datetime | None:
         return None
 
 
+def _structured_dates(tree: lxml.html.HtmlElement, article: dict) -> Iterator[str | None]:
+    yield article.get("datePublished") if isinstance(article.get("datePublished"), str) else None
+    yield _meta(tree, "article:published_time", "og:published_time", "pubdate", "publishdate", "date")
+    yield _first_text(tree, "//time/@datetime")
+
+
 def _published_at(tree: lxml.html.HtmlElement, article: dict, tz_name: str | None,
                   warnings: list[str]) -> datetime | None:
-    candidates = (
-        article.get("datePublished") if isinstance(article.get("datePublished"), str) else None,
-        _meta(tree, "article:published_time", "og:published_time", "pubdate", "publishdate", "date"),
-        _first_text(tree, "//time/@datetime"),
-    )
-    for candidate in candidates:
-        parsed = _parse_datetime(candidate)
+    parsed = next(filter(None, map(_parse_datetime, _structured_dates(tree, article))), None)
+    if parsed is None:
+        # No machine-readable date: htmldate reads dates from URLs and visible text (day only).
+        parsed = _parse_datetime(find_date(deepcopy(tree), original_date=True, extensive_search=True))
         if parsed is None:
-            continue
-        if parsed.tzinfo is not None:
-            return parsed
-        zone = _zone(tz_name)
-        if zone is None:
-            warnings.append("published_at_naive_assumed_utc")
-            return parsed.replace(tzinfo=dt_timezone.utc)
-        return parsed.replace(tzinfo=zone)
-    warnings.append("no_published_at")
-    return None
+            warnings.append("no_published_at")
+            return None
+        warnings.append("published_at_day_only")
+    if parsed.tzinfo is not None:
+        return parsed
+    zone = _zone(tz_name)
+    if zone is None:
+        warnings.append("published_at_naive_assumed_utc")
+        return parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed.replace(tzinfo=zone)
 
 
 def _zone(tz_name: str | None) -> ZoneInfo | None:
@@ -236,12 +245,11 @@ def _canonical_url(tree: lxml.html.HtmlElement, url: str) -> str | None:
 
 # ---------------------------------------------------------------------------- main text
 
-def _main_text(html: str, url: str, body_xpath: str | None) -> str:
+def _main_text(html: str, tree: lxml.html.HtmlElement, url: str, body_xpath: str | None) -> str:
     source: str | etree._Element = html
-    if body_xpath:
-        nodes = lxml.html.fromstring(html).xpath(body_xpath)
-        if nodes:
-            source = nodes[0]
+    nodes = tree.xpath(body_xpath) if body_xpath else []
+    if nodes:
+        source = deepcopy(nodes[0])  # trafilatura prunes the tree it is given; metadata reads it later
     text = trafilatura.extract(source, url=url, output_format="txt", favor_precision=True,
                                include_comments=False, include_tables=False, include_images=False,
                                deduplicate=False, with_metadata=False)
@@ -284,14 +292,16 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
     if not _looks_like_html(raw_bytes, html, content_type):
         raise ExtractionError("not_html", content_type or "no HTML markup found")
     try:
-        tree = lxml.html.fromstring(html)
+        # lxml refuses str input that still carries an XML encoding declaration (XHTML pages).
+        tree = lxml.html.fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError("not_html", str(exc)) from exc
 
     warnings: list[str] = []
     article = _news_article(tree)
     title = _title(tree, article)
-    paragraphs = _body_without_title(_paragraphs(_main_text(html, url, (hints or {}).get("body_xpath"))), title)
+    paragraphs = _body_without_title(
+        _paragraphs(_main_text(html, tree, url, (hints or {}).get("body_xpath"))), title)
     structured_body = _paragraphs(_article_body_field(article))
     if len(" ".join(structured_body)) > len(" ".join(paragraphs)):
         paragraphs = structured_body

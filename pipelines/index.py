@@ -232,6 +232,18 @@ def detect_flavour(settings: Settings) -> tuple[str, str]:
     return flavour, version.get("number", "")
 
 
+def _check_client_compatibility(server_version: str) -> None:
+    """The elasticsearch client N only talks to servers N (it asks for compatible-with=N)."""
+    from elasticsearch import __versionstr__ as client_version
+
+    server_major, client_major = server_version.split(".")[0], client_version.split(".")[0]
+    if server_major != client_major:
+        raise SearchEngineError(
+            f"Elasticsearch {server_version} needs the elasticsearch Python client {server_major}.x "
+            f"(installed: {client_version}); install it with: pip install 'elasticsearch>={server_major},<{int(server_major) + 1}'"
+        )
+
+
 # --- the adapter -----------------------------------------------------------------------
 
 
@@ -254,6 +266,8 @@ class SearchEngine:
     @classmethod
     def connect(cls, settings: Settings) -> SearchEngine:
         flavour, version = detect_flavour(settings)
+        if flavour == "elasticsearch":
+            _check_client_compatibility(version)
         transport = _OpenSearchTransport(settings) if flavour == "opensearch" else _ElasticsearchTransport(settings)
         return cls(settings, flavour, version, transport)
 

@@ -77,14 +77,17 @@ def text_query(query: str) -> dict:
 
 
 def build_query(query: str, **filters: Any) -> dict:
-    """The ``query`` part of the search request (also what the relevance evaluation measures)."""
-    scoring = text_query(query)
+    """The ``query`` part of the search request (also what the relevance evaluation measures).
+
+    An empty query matches every article (browsing with filters only).
+    """
+    scoring = text_query(query) if query.strip() else {"bool": {"must": [{"match_all": {}}]}}
     scoring["bool"]["filter"] = article_filters(**filters)
     return scoring
 
 
 def search_request(query: str, *, size: int = 10, **filters: Any) -> dict:
-    return {
+    request = {
         "query": build_query(query, **filters),
         "size": size,
         "_source": ["title", "agency", "source_id", "language", "published_at", "url"],
@@ -102,6 +105,10 @@ def search_request(query: str, *, size: int = 10, **filters: Any) -> dict:
             },
         },
     }
+    if not query.strip():  # nothing to rank by: newest first
+        request["sort"] = [{"published_at": {"order": "desc", "missing": "_last"}}]
+        del request["highlight"]["highlight_query"]
+    return request
 
 
 def hit_from_response(hit: dict) -> SearchHit:
@@ -124,9 +131,7 @@ def hit_from_response(hit: dict) -> SearchHit:
 def search_articles(engine: SearchEngine, query: str, *, agency: str | None = None, lang: str | None = None,
                     since: date | None = None, until: date | None = None, size: int = 10,
                     index: str | None = None) -> list[SearchHit]:
-    """Ranked hits from the read alias (or ``index``), best first."""
-    if not query.strip():
-        raise ValueError("empty search query")
+    """Ranked hits from the read alias (or ``index``), best first; newest first for an empty query."""
     body = search_request(query, size=size, agency=agency, lang=lang, since=since, until=until)
     answer = engine.request("POST", f"/{index or engine.settings.read_alias}/_search", body)
     return [hit_from_response(hit) for hit in answer["hits"]["hits"]]

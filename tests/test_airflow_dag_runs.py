@@ -82,8 +82,9 @@ def test_crawl_then_process_makes_the_demo_searchable(dagbag, newswire_env):
                for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(records) >= 16
     assert engine.count() == len({r["id"] for r in records})
-    assert all(r["language"] == "ar" for r in records)
-    assert sum(1 for r in records if r["attribution"]) >= len(records) - 1
+    assert all(r["language"] == "ar" and r["language_confidence"] > 0.5 for r in records)
+    credited = [r["attribution"]["agency_id"] for r in records if r["attribution"]]
+    assert len(credited) >= 15 and set(credited) == {"tasnim", "spa", "sana"}
 
     hits = search_articles(engine, SEED_TITLE, size=3)
     assert hits[0].title == SEED_TITLE

@@ -79,7 +79,7 @@ def test_each_source_keeps_its_discovery_method(mirror):
 
 
 def test_demo_crawl_archives_every_demo_article_and_the_seed(mirror, tmp_path):
-    env = {**os.environ, "NEWSWIRE_DATA_DIR": str(tmp_path), "NEWSWIRE_CRAWL_DELAY": "0",
+    env = {**os.environ, "NEWSWIRE_DATA_DIR": str(tmp_path),  # default politeness settings
            "NEWSWIRE_ARCHIVE_ROOT": str(tmp_path / "archive"), "NEWSWIRE_ENABLED_SOURCES": "[]",
            "NEWSWIRE_BASE_URL_OVERRIDES": json.dumps(mirror.base_urls)}  # overrides from the environment
     args = [NEWSWIRE, "crawl", "--json"] + [a for s in mirror.base_urls for a in ("--source", s)]

@@ -129,6 +129,15 @@ def test_links_to_the_real_site_are_fetched_from_the_mirror(crawls):
     assert mirror_url in [a["url"] for a in tasnim["archived"]]
 
 
+def test_a_canonical_naming_no_article_is_not_trusted(crawls):
+    sana = crawls["runs"][0]["sana"]
+    metadata = [r[5] for r in warc_records(sana["warc_file"]) if r[0] == "metadata"]
+    meta = next(m for m in metadata if m["requested_url"].endswith("?p=2299203"))
+    assert meta["page_canonical"] == "https://sana.sy/"
+    assert meta["warnings"] == ["canonical_not_article"]
+    assert meta["url_keys"] == ["https://sana.sy/?p=2299203"]
+
+
 def test_robots_disallowed_page_is_never_requested(crawls):
     assert "/ar/news/2026/11/26/2299004/" not in crawls["requests_first"]["tasnim"]
     assert "/robots.txt" in crawls["requests_first"]["tasnim"]

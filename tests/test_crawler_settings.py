@@ -1,6 +1,8 @@
 """Scrapy settings come from newswire's settings: politeness, limits, cache, backoff."""
 
-from crawler.middlewares import backoff_delay
+from scrapy import Request
+
+from crawler.middlewares import LocalMirrorMiddleware, backoff_delay
 from crawler.settings import scrapy_settings
 from pipelines.settings import get_settings
 
@@ -23,3 +25,14 @@ def test_scrapy_settings_follow_newswire_settings(tmp_path):
 def test_retry_backoff_doubles_per_retry():
     assert [backoff_delay(1.5, n) for n in range(4)] == [0.0, 1.5, 3.0, 6.0]
     assert backoff_delay(0.0, 3) == 0.0
+
+
+def test_only_local_mirrors_skip_the_politeness_delay(tmp_path):
+    scrapy = scrapy_settings(get_settings(data_dir=tmp_path))
+    assert scrapy["DOWNLOAD_SLOTS"]["127.0.0.1"]["delay"] == 0.0
+    assert "www.tasnimnews.com" not in scrapy["DOWNLOAD_SLOTS"]
+    local, remote = Request("http://127.0.0.1:8701/ar/"), Request("https://www.tasnimnews.com/ar/")
+    for request in (local, remote):
+        LocalMirrorMiddleware().process_request(request)
+    assert local.meta.get("autothrottle_dont_adjust_delay") is True
+    assert "autothrottle_dont_adjust_delay" not in remote.meta

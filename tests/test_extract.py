@@ -169,3 +169,14 @@ def test_body_xpath_hint_narrows_the_main_text(seed_page):
 
 def test_str_input_is_accepted(seed_page):
     assert extract_page(page("tasnim_seed.html").decode("utf-8"), SEED_URL).body == seed_page.body
+
+
+def test_xhtml_page_with_day_only_visible_date():
+    paragraph = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في المدينة بسعة مئتي سرير."
+    raw = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><body><article>'
+           f"<h1>افتتاح مستشفى جديد</h1><p>{paragraph}</p><p>نشر بتاريخ 2021-03-12</p></article></body></html>").encode()
+    result = extract_page(raw, "https://example.org/news/hospital", timezone="Asia/Riyadh")
+    assert result.title == "افتتاح مستشفى جديد"
+    assert result.body.split("\n")[0] == paragraph
+    assert result.published_at == datetime(2021, 3, 11, 21, 0, tzinfo=timezone.utc)
+    assert result.warnings == ["published_at_day_only"]

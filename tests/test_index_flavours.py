@@ -103,3 +103,11 @@ def test_elasticsearch_errors_carry_the_status_without_the_key(elasticsearch_lik
     assert raised.value.status == 404
     assert "key-that-must-not-leak" not in str(raised.value)
     assert engine.exists("/missing") is False
+
+
+def test_elasticsearch_8_server_with_the_9_client_is_a_clear_error(elasticsearch_like, monkeypatch):
+    settings, _ = elasticsearch_like
+    monkeypatch.setitem(ES_ROOT["version"], "number", "8.15.0")
+    with pytest.raises(SearchEngineError) as raised:
+        SearchEngine.connect(settings)
+    assert "Elasticsearch 8.15.0 needs the elasticsearch Python client 8.x" in str(raised.value)

@@ -124,6 +124,15 @@ def test_every_word_of_a_multi_word_query_is_highlighted(corpus_engine):
     assert "<mark>الارهاب</mark>" in title_hit.snippet or "<mark>إدلب</mark>" in title_hit.snippet
 
 
+def test_empty_query_lists_the_newest_articles_with_filters(corpus_engine):
+    hits = search_articles(corpus_engine, "", size=100, agency="tasnim")
+    assert hits[-1].id == SEED_ID  # published 2020, the oldest
+    assert {hit.agency for hit in hits} == {"tasnim"}
+    days = [hit.published_at[:10] for hit in hits]
+    assert days == sorted(days, reverse=True)
+    assert len(search_articles(corpus_engine, "  ", size=100)) == corpus_engine.count()
+
+
 def test_build_query_filters_are_exact():
     assert article_filters(agency="spa", lang="ar", since=date(2026, 11, 1), until=date(2026, 11, 29)) == [
         {"term": {"credited_agencies": "spa"}},

@@ -9,7 +9,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
@@ -153,15 +153,21 @@ class RegistrySpider(scrapy.Spider):
         redirects = list(response.meta.get("redirect_urls", []))
         requested = redirects[0] if redirects else response.url
         content_type = response.headers.get("Content-Type", b"").decode("latin-1").lower()
-        if content_type and not content_type.startswith(HTML_TYPES):
+        if not isinstance(response, TextResponse) or (content_type and not content_type.startswith(HTML_TYPES)):
             report.skip(requested, "not_html")
             return
         canonical_href = response.xpath(
             "//head/link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href"
         ).get()
         page_canonical = absolute(response.url, canonical_href.strip()) if canonical_href else None
+        warnings = []
+        # A canonical naming no article (a CMS pointing every page at the home page) would
+        # make all pages one article; it is recorded but not trusted.
+        trusted_canonical = page_canonical if page_canonical and article_match(self.source, page_canonical) else None
+        if page_canonical and not trusted_canonical:
+            warnings.append("canonical_not_article")
         keys = [url_key(self.source, u, self.run.base_url)
-                for u in (requested, response.url, page_canonical) if u]
+                for u in (requested, response.url, trusted_canonical) if u]
         later_keys = keys[1:]  # the requested URL's key was checked before the request
         if any(k in self.run.seen for k in later_keys):
             report.skip(requested, "already_archived")
@@ -184,6 +190,7 @@ class RegistrySpider(scrapy.Spider):
             page_canonical=page_canonical,
             url_keys=list(dict.fromkeys(keys)),
             exchange=self._exchange(response),
+            warnings=warnings,
         )
 
     def _exchange(self, response: Response) -> HttpExchange:

@@ -17,6 +17,7 @@ app = typer.Typer(
 # Imported for their side effect of registering commands on `app`.
 from pipelines.cli import (  # noqa: E402,F401
     annotate_commands,
+    attribution_commands,
     crawl_commands,
     engine_commands,
     local_airflow_commands,

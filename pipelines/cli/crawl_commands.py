@@ -40,6 +40,11 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _with_reasons(count: int, by_reason: dict[str, int]) -> str:
+    reasons = ", ".join(f"{reason} {n}" for reason, n in by_reason.items())
+    return f"{count} ({reasons})" if count else "0"
+
+
 def _summary(manifests: list[dict]) -> Table:
     table = Table(title="crawl", show_lines=False)
     for column in ("source", "discovered", "fetched", "archived", "skipped", "failed", "WARC"):
@@ -49,11 +54,10 @@ def _summary(manifests: list[dict]) -> Table:
             table.add_row(m["source_id"], "", "", "", "", f"[red]{m['error']}[/red]", "")
             continue
         c = m["counts"]
-        reasons = lambda by: ", ".join(f"{k} {v}" for k, v in by.items())  # noqa: E731
         table.add_row(
             m["source_id"], str(c["discovered"]), str(c["fetched"]), str(c["archived"]),
-            f"{c['skipped']} ({reasons(m['skipped_by_reason'])})" if c["skipped"] else "0",
-            f"{c['failed']} ({reasons(m['failed_by_reason'])})" if c["failed"] else "0",
+            _with_reasons(c["skipped"], m["skipped_by_reason"]),
+            _with_reasons(c["failed"], m["failed_by_reason"]),
             m["warc_file"] or "-",
         )
     return table

@@ -169,4 +169,4 @@ def demo(
     from pipelines.cli.search_commands import search
 
     console.rule(f"search: {query}")
-    search(query=query)
+    search(query=query, agency=None, lang=None, since=None, until=None, size=10, as_json=False)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -60,13 +61,13 @@ def _highlighted(snippet: str) -> str:
 
 @app.command()
 def search(
-    query: str = typer.Argument(..., help="Words to find, as you would type them (Arabic spelling variants match)."),
-    agency: str | None = typer.Option(None, help="Only stories credited to this agency id (e.g. spa, tasnim)."),
-    lang: str | None = typer.Option(None, help="Only this language code (ar, fa, en, ...)."),
-    since: str | None = typer.Option(None, help="Published on or after this day (YYYY-MM-DD, UTC)."),
-    until: str | None = typer.Option(None, help="Published on or before this day (YYYY-MM-DD, UTC)."),
-    size: int = typer.Option(10, min=1, max=1000, help="Number of hits."),
-    as_json: bool = typer.Option(False, "--json", help="Hits as JSON on stdout."),
+    query: Annotated[str, typer.Argument(help="Words to find, as you would type them (spelling variants match).")],
+    agency: Annotated[str | None, typer.Option(help="Only stories credited to this agency id (spa, tasnim).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only this language code (ar, fa, en, ...).")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after this day (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before this day (YYYY-MM-DD, UTC).")] = None,
+    size: Annotated[int, typer.Option(min=1, max=1000, help="Number of hits.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Hits as JSON on stdout.")] = False,
 ) -> None:
     """Ranked hits with title, agency, date and a highlighted snippet."""
     since_day, until_day = _day(since, "--since"), _day(until, "--until")
