@@ -8,9 +8,11 @@ A credit is an agency name in a position where newspapers credit wire copy:
 * ``byline``        a line that is only agency names: ``رويترز``, ``وكالات``, ``أ ف ب - رويترز``
 * ``parenthetical`` an agency in parentheses opening a line (``الرياض (واس) -``) or closing the
                     text (``... بالمنطقة. (واس)``, ``( كونا )``)
-* ``via``           ``نقلا عن X`` inside one of those positions (``الوئام - نقلا عن رويترز``): the
-                    outlet republishes X's copy, so X is credited. ``نقلا عن`` in running text
-                    (``نقلا عن وكالة فارس``) is a citation only.
+* ``via``           ``نقلا عن X`` or ``بالاتفاق مع X`` inside one of those positions
+                    (``الوئام - نقلا عن رويترز``, ``المصدر: سكاي نيوز نقلا عن رويترز``): the outlet
+                    republishes X's copy, so X is credited. ``نقلا عن`` in running text
+                    (``وذكرت وكالة فارس نقلا عن مصدر``) is a citation only, and so are
+                    ``بحسب`` / ``وفقا لـ`` X anywhere.
 
 Everything else that names an agency is a citation (``cited_agencies``): unambiguous names
 anywhere (``رويترز``, ``وكالة تسنيم الدولية للأنباء``), and short forms that are also ordinary
@@ -23,6 +25,7 @@ which is never a citation. Precision comes first: a credit needs one of the posi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -184,17 +187,18 @@ class _Segment:
     in_parentheses: bool
 
 
-def _segments(folded_line: str, offset: int) -> list[_Segment]:
-    return [
-        _Segment(
-            text=m.group().strip(),
-            start=offset + m.start() + (len(m.group()) - len(m.group().lstrip())),
-            end=offset + m.end() - (len(m.group()) - len(m.group().rstrip())),
-            in_parentheses=m.start() > 0 and folded_line[m.start() - 1] == "(",
-        )
-        for m in _SEGMENTS.finditer(folded_line)
-        if m.group().strip()
-    ]
+def _segments(folded_line: str, offset: int) -> Iterator[_Segment]:
+    """The text between separators, lazily: a dateline scan usually stops at the first one."""
+    for m in _SEGMENTS.finditer(folded_line):
+        raw = m.group()
+        text = raw.strip()
+        if text:
+            yield _Segment(
+                text=text,
+                start=offset + m.start() + (len(raw) - len(raw.lstrip())),
+                end=offset + m.end() - (len(raw) - len(raw.rstrip())),
+                in_parentheses=m.start() > 0 and folded_line[m.start() - 1] == "(",
+            )
 
 
 def _segment_agencies(segment: _Segment, gazetteer: Gazetteer) -> list[tuple[str, bool]]:
@@ -224,16 +228,18 @@ def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_C
     """Credits in the segments opening a line: a dateline, a byline or an opening parenthesis.
 
     The scan stops at the first segment longer than a place or a name, or opening with a
-    reporting verb: the running text. What precedes it is a credit only when it ends on a
-    dateline separator (``-`` or ``:``).
+    reporting verb: the running text; a colon after the agency ends the scan too. What precedes
+    the running text is a credit only when it ends on a dateline separator (``-`` or ``:``).
     """
     found: list[tuple[_Segment, str, bool]] = []
     scanned: list[_Segment] = []
     context = 0
     for segment in _segments(folded_line, offset):
+        separator = folded_line[scanned[-1].end - offset:segment.start - offset] if scanned else ""
+        if found and ":" in separator:
+            break  # "باريس - أ.ف.ب: فتحت النيابة تحقيقا." the colon closes the dateline
         agencies = _segment_agencies(segment, gazetteer)
         if not agencies and (len(segment.text.split()) > MAX_CONTEXT_WORDS or _is_sentence(segment.text)):
-            separator = folded_line[scanned[-1].end - offset:segment.start - offset] if scanned else ""
             if not re.search(r"[\-–—:]", separator):
                 return []
             break
@@ -302,7 +308,7 @@ def _closing_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) ->
     before = folded_line[:m.start()]
     if _AGENCY_WORD_AT_END.search(before) or _names_agency_at_end(before, agency_id, gazetteer):
         return []  # "بحسب وكالة الأنباء القطرية (قنا)." spells out a citation
-    end = folded_line.rindex(")", 0, len(folded_line)) + 1
+    end = folded_line.rindex(")") + 1
     return [_Credit(agency_id, offset + m.start(), offset + end, "parenthetical")]
 
 

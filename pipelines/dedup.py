@@ -33,7 +33,8 @@ CONTAINMENT_THRESHOLD = 0.75
 LSH_JACCARD = 0.25
 """Candidate search threshold: low enough to reach a full copy of a text twice as long."""
 MIN_SHINGLES = 5
-"""Texts with fewer shingles are too short to compare reliably and stay alone unless exact."""
+"""Texts with fewer shingles (under seven words) stay alone, even when equal: an empty body or a
+caption such as "صور" says nothing about which story a record tells."""
 
 _FOLD = str.maketrans({
     "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
@@ -112,12 +113,12 @@ class StoryClusterer:
         if record_id in self._parent:
             raise ValueError(f"duplicate record id {record_id!r} in one batch")
         self._parent[record_id] = record_id
-        exact = self._first_with_hash.setdefault(content_hash(text), record_id)
-        if exact != record_id:
-            self._union(exact, record_id)
         found = fingerprint(text)
         if found is None:
             return
+        exact = self._first_with_hash.setdefault(content_hash(text), record_id)
+        if exact != record_id:
+            self._union(exact, record_id)
         for candidate in self._lsh.query(found.signature):
             if found.containment(self._fingerprints[candidate]) >= self._threshold:
                 self._union(candidate, record_id)

@@ -95,14 +95,14 @@ def article_document(article: Article) -> dict[str, Any]:
     }
 
 
-def bulk_lines(articles: Iterable[Article], index: str) -> Iterator[tuple[str, str]]:
-    """(article id, NDJSON action + source) per indexable article; error records are skipped."""
+def bulk_lines(articles: Iterable[Article], index: str) -> Iterator[str]:
+    """NDJSON action + source per indexable article (by id); error records are skipped."""
     for article in articles:
         if article.status == RecordStatus.ERROR:
             continue
         action = json.dumps({"index": {"_index": index, "_id": article.id}})
         source = json.dumps(article_document(article), ensure_ascii=False)
-        yield article.id, f"{action}\n{source}\n"
+        yield f"{action}\n{source}\n"
 
 
 # --- index design (the JSON files in index_templates/) --------------------------------
@@ -415,7 +415,7 @@ class SearchEngine:
         result = BulkResult()
         lines = bulk_lines(articles, target)
         while chunk := list(islice(lines, self.settings.bulk_chunk_size)):
-            answer = self.request("POST", "/_bulk", "".join(line for _, line in chunk).encode("utf-8"), ndjson=True)
+            answer = self.request("POST", "/_bulk", "".join(chunk).encode("utf-8"), ndjson=True)
             for item in answer["items"]:
                 outcome = item["index"]
                 if outcome.get("error"):

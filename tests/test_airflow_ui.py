@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.airflow_support import source_choices
+from pipelines.settings import get_settings
+
 pytestmark = [pytest.mark.airflow, pytest.mark.browser, pytest.mark.engine]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,7 +49,7 @@ def test_trigger_reprocess_from_the_form_and_see_it_succeed(browser, airflow_ser
     form.locator("#element_since").fill((today - timedelta(days=1)).isoformat())
     form.locator("#element_until").fill(today.isoformat())
     form.locator("#element_sources").click()
-    page.get_by_role("option", name="Tasnim News Agency — وكالة تسنيم").click()
+    page.get_by_role("option", name=source_choices(get_settings())["tasnim"]).click()
     form.get_by_role("button", name="Trigger").click()
 
     page.wait_for_url("**/dags/newswire_reprocess/runs/**")
@@ -61,5 +64,5 @@ def test_trigger_reprocess_from_the_form_and_see_it_succeed(browser, airflow_ser
                            "sources": ["tasnim"], "mode": "update", "dry_run": False}
     result = airflow_server.task_result("newswire_reprocess", run_id, "reprocess_archive")
     assert result["sources"] == ["tasnim"]
-    assert result["warc_files"] and all("/tasnim/" in f for f in result["warc_files"])
-    assert result["records"] >= 1
+    assert result["warc_files"] == 1 and result["records"] >= 1 and result["dead_letter"] == 0
+    assert result["outputs"] and all("/processed/tasnim/" in path for path in result["outputs"])

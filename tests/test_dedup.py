@@ -57,10 +57,15 @@ def test_cluster_ids_do_not_depend_on_order():
         assert assign_story_clusters(shuffled) == expected
 
 
-def test_short_texts_match_only_exactly():
-    clusters = assign_story_clusters([("1", "عاجل: زلزال"), ("2", "عاجل : زلزال"), ("3", "عاجل: زلزال قوي")])
-    assert clusters == {"1": "1", "2": "1", "3": "3"}
-    assert fingerprint("عاجل: زلزال قوي") is None
+def test_empty_and_very_short_texts_stay_alone_even_when_equal():
+    clusters = assign_story_clusters([("1", ""), ("2", ""), ("3", "صور"), ("4", "صور"), ("5", "عاجل: زلزال قوي")])
+    assert clusters == {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5"}
+    assert fingerprint("عاجل: زلزال قوي يضرب المدينة") is None
+
+
+def test_exact_copies_group_even_when_lsh_would_not_be_asked():
+    text = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في المدينة بسعة مئتي سرير"
+    assert assign_story_clusters([("b", text), ("a", text.replace("أ", "ا") + ".")]) == {"a": "a", "b": "a"}
 
 
 def test_duplicate_id_in_one_batch_is_refused():

@@ -220,3 +220,13 @@ def test_unreachable_kibana_is_a_clear_error():
     result = CliRunner().invoke(app, ["kibana-setup", "--kibana-url", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert "could not reach http://127.0.0.1:9" in result.output
+
+
+def test_kibana_setup_imports_a_given_file(fake_kibana, tmp_path):
+    url, received = fake_kibana
+    custom = tmp_path / "extra.ndjson"
+    custom.write_text('{"type": "index-pattern", "id": "other", "attributes": {"title": "other-*"}}\n', "utf-8")
+    result = CliRunner().invoke(app, ["kibana-setup", "--kibana-url", url, "--file", str(custom), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["imported"] == 1
+    assert multipart_file(received[0])[1] == custom.read_text("utf-8")

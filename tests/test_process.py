@@ -10,8 +10,9 @@ import pytest
 
 from pipelines import process
 from pipelines.records import RecordStatus, article_id
-from tests.conftest import FIXTURES
-from tests.warc_builder import FakePage, write_warc
+from warc_builder import FakePage, write_warc
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 SEED_PAGE = (FIXTURES / "pages" / "tasnim_seed.html").read_bytes()
 SEED_URL = "https://www.tasnimnews.com/ar/news/2020/02/29/2216410/?utm_source=telegram"

@@ -38,6 +38,11 @@ def eval_attribution(
                       str(scores["true_positives"] + scores["false_positives"]),
                       end_section=agency == list(report["per_agency"])[-1])
     Console().print(table)
+    labels = report["labels"]
+    console.print(f"{labels['cases']} cases, {labels['credited_cases']} credited, "
+                  f"{labels['distinct_agencies']} distinct agencies; by source: " + ", ".join(
+                      f"{source} P={scores['precision']:.3f} R={scores['recall']:.3f}"
+                      for source, scores in report["per_source"].items()))
     for error in report["errors"]:
         console.print(f"  miss {error['case_id']} ({error['provenance']}): "
                       f"expected {error['expected']} got {error['predicted']}")

@@ -42,6 +42,9 @@ class AttributionCase:
 class AttributionReport:
     cases: int = 0
     per_agency: dict[str, Scores] = field(default_factory=lambda: defaultdict(Scores))
+    per_source: dict[str, Scores] = field(default_factory=lambda: defaultdict(Scores))
+    """Overall scores of each provenance ("handwritten", "saudinewsnet")."""
+    labels: dict = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     """Why some cases could not be run (for example, the public corpus is absent)."""
@@ -57,6 +60,8 @@ class AttributionReport:
         return {
             "cases": self.cases,
             "overall": self.overall.as_dict(),
+            "labels": self.labels,
+            "per_source": {source: scores.as_dict() for source, scores in sorted(self.per_source.items())},
             "per_agency": {agency: self.per_agency[agency].as_dict() for agency in sorted(self.per_agency)},
             "errors": self.errors,
             "skipped": self.skipped,
@@ -103,14 +108,13 @@ def evaluate(cases: list[AttributionCase]) -> AttributionReport:
     report = AttributionReport(cases=len(cases))
     for case in cases:
         predicted = {credit.agency_id for credit in tag_attribution(case.text, case.title).credited}
+        source = report.per_source[case.provenance.split(":")[0]]
         for agency in predicted | case.credited:
-            scores = report.per_agency[agency]
-            if agency in predicted and agency in case.credited:
-                scores.true_positives += 1
-            elif agency in predicted:
-                scores.false_positives += 1
-            else:
-                scores.false_negatives += 1
+            outcome = Scores(true_positives=int(agency in predicted and agency in case.credited),
+                             false_positives=int(agency in predicted and agency not in case.credited),
+                             false_negatives=int(agency not in predicted))
+            report.per_agency[agency].add(outcome)
+            source.add(outcome)
         if predicted != case.credited:
             report.errors.append({"case_id": case.case_id, "provenance": case.provenance,
                                   "expected": sorted(case.credited), "predicted": sorted(predicted)})
@@ -121,6 +125,7 @@ def run(shared_data: Path | None = DEFAULT_SHARED_DATA) -> AttributionReport:
     cases, skipped = load_cases(shared_data)
     report = evaluate(cases)
     report.skipped = skipped
+    report.labels = label_summary(cases)
     return report
 
 

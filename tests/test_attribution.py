@@ -1,0 +1,171 @@
+"""Attribution: credited agencies (with evidence, position, rule) told apart from cited ones."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipelines.attribution import (
+    RULE_CONFIDENCE, Gazetteer, agency_names, load_gazetteer, tag_attribution,
+)
+from pipelines.clean import normalize_text
+
+
+def credits(text: str, title: str = "") -> list[tuple[str, str, str]]:
+    """(agency id, rule, evidence) of every credit, after checking each evidence's position."""
+    result = tag_attribution(text, title)
+    for credit in result.credited:
+        assert text[credit.position:credit.position + len(credit.evidence)] == credit.evidence
+    return [(credit.agency_id, credit.rule, credit.evidence) for credit in result.credited]
+
+
+def test_seed_is_credited_to_tasnim_by_its_trailer(seed_text):
+    text = normalize_text(seed_text)
+    result = tag_attribution(text, text.split("\n")[0])
+
+    assert len(result.credited) == 1
+    credit = result.credited[0]
+    assert credit.agency_id == "tasnim"
+    assert credit.evidence == "المصدر : وكالة تسنيم للأنباء"
+    assert credit.position == text.index("المصدر : وكالة تسنيم للأنباء .")
+    assert credit.rule == "trailer"
+    assert credit.confidence == RULE_CONFIDENCE["trailer"]
+    assert (credit.name_ar, credit.name_en) == ("وكالة تسنيم الدولية للأنباء", "Tasnim News Agency")
+    # "وكالة تسنيم الدولية للأنباء" in the body; the IAEA ("الوكالة الدولية للطاقة الذرية") is no news agency
+    assert result.cited_agencies == ["tasnim"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # trailers
+        ("خبر عن الطقس.\nالمصدر: واس", [("spa", "trailer", "المصدر: واس")]),
+        ("خبر.\nمصدر الخبر: وكالة أنباء البحرين .", [("bna", "trailer", "مصدر الخبر: وكالة أنباء البحرين")]),
+        # parenthetical credits
+        ("أعلن الديوان الملكي تعيين سفير جديد. (واس)", [("spa", "parenthetical", "(واس)")]),
+        ("قال الوزير إن الكويت تدعم الحل.( كونا )", [("kuna", "parenthetical", "( كونا )")]),
+        ("الدوحة (قنا) - افتتح الوزير الطريق الجديد.", [("qna", "parenthetical", "الدوحة (قنا)")]),
+        # datelines
+        ("دمشق-سانا: وصل الوفد إلى موسكو.", [("sana", "dateline", "دمشق-سانا")]),
+        ("طهران - تسنيم - قال المتحدث إن المحادثات مستمرة.", [("tasnim", "dateline", "طهران - تسنيم")]),
+        ("القاهرة - أ ش أ\nأعلنت الوزارة خطة جديدة.", [("mena", "dateline", "القاهرة - أ ش أ")]),
+        ("باريس - أ.ف.ب: فتحت النيابة تحقيقا.", [("afp", "dateline", "باريس - أ.ف.ب")]),
+        ("واس - الرياض\nأقر مجلس الوزراء النظام.", [("spa", "dateline", "واس - الرياض")]),
+        ("اف ب ـ لشبونة\nتعاقد النادي مع مدافع جديد.", []),  # before cleaning the tatweel dash hides the dateline
+        (normalize_text("اف ب ـ لشبونة\nتعاقد النادي مع مدافع جديد."), [("afp", "dateline", "اف ب - لشبونة")]),
+        # "قنا" here is the city of Qena, the agency is MENA
+        ("قنا - أ ش أ: افتتح المحافظ مستشفى جديدا.", [("mena", "dateline", "قنا - أ ش أ")]),
+        # bylines
+        ("رويترز\nقال مسؤولون إن الرحلات ستستأنف.", [("reuters", "byline", "رويترز")]),
+        ("وكالات\nألغيت عشرات الرحلات بسبب العاصفة.", [("agencies", "byline", "وكالات")]),
+        # نقلا عن in a credit position relays the agency's copy
+        ("الوئام - نقلا عن رويترز:\nقال مسؤول إن المشروع سيكتمل.", [("reuters", "via", "الوئام - نقلا عن رويترز")]),
+        ("خبر.\nالمصدر: سكاي نيوز نقلا عن رويترز", [("reuters", "via", "المصدر: سكاي نيوز نقلا عن رويترز")]),
+    ],
+)
+def test_credit_forms(text, expected):
+    assert credits(text) == expected
+
+
+def test_several_credits_named_agencies_first():
+    text = "عواصم - وكالات\nشهدت عدة مدن احتجاجات.\nالكويت - كونا: قال الوزير إن الوضع مستقر.\nالمصدر: رويترز"
+    result = tag_attribution(text)
+    assert [(c.agency_id, c.rule, c.confidence) for c in result.credited] == [
+        ("reuters", "trailer", 0.97), ("kuna", "dateline", 0.93), ("agencies", "dateline", 0.73)]
+    assert result.cited_agencies == []
+
+
+def test_two_agencies_in_one_dateline_share_its_evidence():
+    assert credits("لندن - رويترز - أ ف ب: قالت الشرطة إنها اعتقلت شخصين.") == [
+        ("reuters", "dateline", "لندن - رويترز - أ ف ب"), ("afp", "dateline", "لندن - رويترز - أ ف ب")]
+
+
+@pytest.mark.parametrize(
+    ("text", "cited"),
+    [
+        ("قال مسؤول عسكري لوكالة رويترز إن القوات تقدمت.", ["reuters"]),
+        ("وذكرت وكالة فارس نقلا عن مصدر مطلع أن الاجتماع سيعقد.", ["fars"]),
+        ("ونقلت وكالة الأنباء الكويتية (كونا) عن الوزير قوله.", ["kuna"]),
+        ("وقال الناطق باسم الشرطة لفرانس برس إن التحقيق جار.", ["afp"]),
+        ("ونقلت وكالة (رويترز) عن مصدر أن الاتفاق قريب.", ["reuters"]),
+        ("أعلنت الحكومة خطة جديدة، بحسب وكالة الانباء القطرية (قنا).", ["qna"]),
+        ("أكدت الوكالة الدولية للطاقة الذرية عودة المفتشين.", []),
+        ("ذكرت وكالات الأنباء أن الزلزال ضرب المنطقة فجرا.", []),
+    ],
+)
+def test_citations_are_not_credits(text, cited):
+    result = tag_attribution(text)
+    assert result.credited == []
+    assert result.cited_agencies == cited
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "يتمتع الساحل بشاطئ واسع ومساحات واسعة من الرمال.",  # not SPA (واس)
+        "حث الخطيب على التوكل على الله الواسع الرحيم.",
+        "وامض البرق في سماء المدينة ليلة أمس.",  # not WAM (وام)
+        "أعلنت قناة السويس ارتفاع إيراداتها.",  # not QNA (قنا)
+        "قال المدرب إن الجمهور وقف بنا حتى النهاية.",  # not BNA (بنا)
+        "فاز الفارس بالمركز الأول وحددت الأسرة المهر.",  # not Fars, not Mehr
+        "أعلنت روسيا اليوم تعليق مشاركتها في المعاهدة.",  # "Russia today", not RT
+        "فارس القحطاني (الرياض)\nأعلنت الأمانة إغلاق الطريق.",  # a reporter named Fars
+        "جدة - الوئام:\nأطلقت الأمانة حملة لتنظيف الشواطئ.",  # an outlet, not an agency
+        "أعلنت الحكومة عن تعديل وزاري. (الأسبوع المقبل)",
+        "",
+    ],
+)
+def test_words_that_only_look_like_agencies(text):
+    assert tag_attribution(text).credited == []
+    assert tag_attribution(text).cited_agencies == []
+
+
+def test_credit_evidence_is_not_also_a_citation():
+    result = tag_attribution("الرياض - واس\nأقر المجلس النظام.\nالمصدر: وكالة الأنباء السعودية")
+    assert [c.agency_id for c in result.credited] == ["spa"]
+    assert result.credited[0].rule == "trailer"
+    assert result.cited_agencies == []
+
+
+def test_title_adds_citations_only():
+    result = tag_attribution("أعلن الوزير الخطة.", title="رويترز: الوزير يعلن الخطة")
+    assert result.credited == []
+    assert result.cited_agencies == ["reuters"]
+
+
+def test_gazetteer_covers_the_agencies_with_names_in_both_languages():
+    gazetteer = load_gazetteer()
+    named = [agency for agency in gazetteer.agencies.values() if not agency.generic]
+    assert len(named) >= 30
+    required = {"spa", "sana", "kuna", "wam", "qna", "petra", "mena", "wafa", "bna", "ona", "aps", "map",
+                "tap", "ina", "suna", "tasnim", "irna", "fars", "mehr", "anadolu", "reuters", "afp", "ap",
+                "dpa", "xinhua", "sputnik", "rt"}
+    assert required <= set(gazetteer.agencies)
+    for agency in gazetteer.agencies.values():
+        assert re.fullmatch(r"[a-z]+", agency.id)
+        assert re.search(r"[\u0600-\u06ff]", agency.name_ar) and re.search(r"[A-Za-z]", agency.name_en)
+    assert gazetteer.lookup("أ.ش.أ") == "mena" and gazetteer.lookup("وكالة فارس") == "fars"
+    assert agency_names("wam") == ("وكالة أنباء الإمارات", "Emirates News Agency")
+
+
+def test_a_term_claimed_by_two_agencies_is_refused():
+    entries = [{"id": "one", "name_ar": "أ", "name_en": "A", "names": ["وكالة الخبر"]},
+               {"id": "two", "name_ar": "ب", "name_en": "B", "short": ["الخبر"]}]
+    with pytest.raises(ValueError, match="belongs to both one and two"):
+        Gazetteer.from_entries(entries)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("(((", []),
+        ("- - :", []),
+        ("المصدر:", []),
+        ("(واس", [("spa", "parenthetical", "(واس")]),
+        ("المصدر: (واس)", [("spa", "trailer", "المصدر: (واس)")]),
+        ("ﻭﻟﻢ\n\n(", []),
+    ],
+)
+def test_odd_inputs_give_an_answer(text, expected):
+    assert credits(text) == expected

@@ -1,0 +1,61 @@
+"""Cleaning: invisible characters and whitespace, end markers and source trailers."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.clean import CleanBody, clean_body, is_trailer_line, normalize_text
+
+
+def test_seed_trailers_are_cut_and_recorded(seed_text):
+    cleaned = clean_body(seed_text)
+
+    assert cleaned.removed == ["/ انتهى/", "المصدر : وكالة تسنيم للأنباء ."]
+    assert cleaned.body.endswith("معربا عن امله بإزالة الخلافات الموجودة بسرعة من خلال المحادثات.")
+    assert "انتهى" not in cleaned.body and "المصدر" not in cleaned.body
+    # the body mention of the agency stays: only the closing lines are trailers
+    assert "وأفادت وكالة تسنيم الدولية للأنباء، بأن" in cleaned.body
+    assert len(cleaned.body.split("\n")) == 9  # title + 8 paragraphs, one per line
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("الســـــلام", "السلام"),  # tatweel
+        ("مر\u200bحبا\u200c بكم\u200d\ufeff\u2060", "مرحبا بكم"),  # zero-width
+        ("\u200fقال\u200e \u202bالوزير\u202c \u202a\u202d\u202eاليوم\u2066\u2067\u2068\u2069\u061c", "قال الوزير اليوم"),
+        ("قال   الوزير\t\tإن\u00a0الخطة\u2003جاهزة", "قال الوزير إن الخطة جاهزة"),
+        ("  الفقرة الأولى  \r\n\r\n\n   الفقرة الثانية\u2029الثالثة  ", "الفقرة الأولى\nالفقرة الثانية\nالثالثة"),
+        ("أإآ ة ى ؤ ئ ء", "أإآ ة ى ؤ ئ ء"),  # letters and hamza kept as written
+        ("اف ب ـ لشبونة", "اف ب - لشبونة"),  # a tatweel standing alone is a dash
+        ("ﻭﻟﻢ تقدم ﷲ", "ولم تقدم الله"),  # presentation forms
+        ("", ""),
+    ],
+)
+def test_normalize_text(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "body", "removed"),
+    [
+        ("أعلن الوزير خطة جديدة.\n/انتهى/", "أعلن الوزير خطة جديدة.", ["/انتهى/"]),
+        ("أعلن الوزير خطة جديدة.\nالمصدر: واس", "أعلن الوزير خطة جديدة.", ["المصدر: واس"]),
+        ("خبر.\n(انتهى)\nمصدر الخبر: وكالات\n", "خبر.", ["(انتهى)", "مصدر الخبر: وكالات"]),
+        ("خبر.\nالمصدر : وكالة تسنيم للأنباء .\n- انتهى -", "خبر.", ["المصدر : وكالة تسنيم للأنباء .", "- انتهى -"]),
+        # a source line inside the text is content, not a trailer
+        ("المصدر: وزارة الصحة\nأعلنت الوزارة ارتفاع الإصابات.", "المصدر: وزارة الصحة\nأعلنت الوزارة ارتفاع الإصابات.", []),
+        # a text that is only a trailer keeps it: nothing is thrown away without a body left
+        ("المصدر: واس", "المصدر: واس", []),
+        ("انتهى الاجتماع دون اتفاق.", "انتهى الاجتماع دون اتفاق.", []),
+    ],
+)
+def test_clean_body(text, body, removed):
+    assert clean_body(text) == CleanBody(body=body, removed=removed)
+
+
+def test_trailer_lines():
+    assert is_trailer_line("/ انتهى/")
+    assert is_trailer_line("المصدر : وكالة تسنيم للأنباء .")
+    assert not is_trailer_line("انتهى الاجتماع دون اتفاق.")
+    assert not is_trailer_line("وقال المصدر إن الاجتماع انتهى.")
