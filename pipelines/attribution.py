@@ -63,6 +63,8 @@ _AGENCY_WORD = r"(?:[وفلب]{0,2}وكال(?:ه|تا|تي)|[وفلب]{0,2}قن�
 MAX_CONTEXT_SEGMENTS = 4
 """Place, outlet and reporter segments allowed around the agency in a dateline or byline."""
 MAX_CONTEXT_WORDS = 3
+MAX_NAMES_CHARS = 100
+"""Longer than any agency name or list of names: running text, not looked up."""
 TAIL_LINES = 3
 
 
@@ -215,6 +217,8 @@ def _segment_agencies(segment: _Segment, gazetteer: Gazetteer) -> list[tuple[str
 
 
 def _named(text: str, gazetteer: Gazetteer) -> list[tuple[str, bool]]:
+    if len(text) > MAX_NAMES_CHARS:
+        return []
     if agency_id := gazetteer.lookup(text):
         return [(agency_id, False)]
     pieces = re.split(r"\s+و(?=\S)", text)

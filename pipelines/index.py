@@ -192,7 +192,13 @@ class _OpenSearchTransport:
 
 
 class _ElasticsearchTransport:
-    def __init__(self, settings: Settings):
+    """Elasticsearch 8 or 9 through the installed client (either major).
+
+    The client would ask for ``compatible-with=<its own major>``, which a server of the other major
+    refuses; naming the server's major explicitly makes one client serve both.
+    """
+
+    def __init__(self, settings: Settings, server_major: str):
         from elasticsearch import Elasticsearch
 
         auth: dict[str, Any] = {}
@@ -202,15 +208,16 @@ class _ElasticsearchTransport:
             auth["basic_auth"] = user_password
         self._client = Elasticsearch(settings.search_url, request_timeout=60, **auth, **_auth_options(settings))
         self._url = redact_url(settings.search_url)
+        self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
+        self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
 
     def request(self, method, path, body=None, params=None, ndjson=False):
         from elastic_transport import TransportError
         from elasticsearch import ApiError
 
-        content_type = "application/x-ndjson" if ndjson else "application/json"
-        headers = {"accept": "application/json"}
+        headers = {"accept": self._json}
         if body is not None:
-            headers["content-type"] = content_type
+            headers["content-type"] = self._ndjson if ndjson else self._json
         try:
             return self._client.perform_request(method, path, params=params, headers=headers, body=body).body
         except ApiError as error:
@@ -230,18 +237,6 @@ def detect_flavour(settings: Settings) -> tuple[str, str]:
     version = info.get("version", {})
     flavour = "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
     return flavour, version.get("number", "")
-
-
-def _check_client_compatibility(server_version: str) -> None:
-    """The elasticsearch client N only talks to servers N (it asks for compatible-with=N)."""
-    from elasticsearch import __versionstr__ as client_version
-
-    server_major, client_major = server_version.split(".")[0], client_version.split(".")[0]
-    if server_major != client_major:
-        raise SearchEngineError(
-            f"Elasticsearch {server_version} needs the elasticsearch Python client {server_major}.x "
-            f"(installed: {client_version}); install it with: pip install 'elasticsearch>={server_major},<{int(server_major) + 1}'"
-        )
 
 
 # --- the adapter -----------------------------------------------------------------------
@@ -266,9 +261,10 @@ class SearchEngine:
     @classmethod
     def connect(cls, settings: Settings) -> SearchEngine:
         flavour, version = detect_flavour(settings)
-        if flavour == "elasticsearch":
-            _check_client_compatibility(version)
-        transport = _OpenSearchTransport(settings) if flavour == "opensearch" else _ElasticsearchTransport(settings)
+        if flavour == "opensearch":
+            transport: _Transport = _OpenSearchTransport(settings)
+        else:
+            transport = _ElasticsearchTransport(settings, server_major=version.split(".")[0])
         return cls(settings, flavour, version, transport)
 
     def __repr__(self) -> str:

@@ -54,7 +54,8 @@ _ARABIC_LETTERS = re.compile("[\u0629\u0623\u0625\u0649\u0624]")  # ة أ إ ى 
 # Arabic (weakly: some Persian sites still type the Arabic forms).
 _ARABIC_YEH_KAF = re.compile("[\u064a\u0643]")
 _PERSIAN_YEH_KAF = re.compile("[\u06cc\u06a9]")
-_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_ARABIC_SCRIPT = re.compile(  # letters only: digits and punctuation of the block say nothing
+    "[\u0621-\u064a\u066e-\u06d3\u06d5\u06fa-\u06fc\u0750-\u077f\ufb50-\ufdff\ufe70-\ufefc]")
 _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 _TOKEN = re.compile("[\u0600-\u06ff\u200c]+")
 _VOWEL_MARKS = re.compile("[\u064b-\u0652\u0670]")
@@ -191,7 +192,7 @@ def detect_language(title: str, body: str) -> LanguageResult:
     if arabic_script >= latin:
         language, confidence = _arabic_script_language(text, probabilities, short="short_text" in flags)
     elif probabilities:
-        language, confidence = _latin_script_language(probabilities, short="short_text" in flags or latin < SHORT_LATIN_LETTERS)
+        language, confidence = _latin_script_language(probabilities, short=latin < SHORT_LATIN_LETTERS)
     else:
         language, confidence = "und", 0.0
     if confidence < MIN_CONFIDENCE:

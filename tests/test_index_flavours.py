@@ -105,9 +105,15 @@ def test_elasticsearch_errors_carry_the_status_without_the_key(elasticsearch_lik
     assert engine.exists("/missing") is False
 
 
-def test_elasticsearch_8_server_with_the_9_client_is_a_clear_error(elasticsearch_like, monkeypatch):
-    settings, _ = elasticsearch_like
-    monkeypatch.setitem(ES_ROOT["version"], "number", "8.15.0")
-    with pytest.raises(SearchEngineError) as raised:
-        SearchEngine.connect(settings)
-    assert "Elasticsearch 8.15.0 needs the elasticsearch Python client 8.x" in str(raised.value)
+@pytest.mark.parametrize("server_version", ["8.15.0", "9.1.0"])
+def test_one_client_serves_elasticsearch_8_and_9(elasticsearch_like, monkeypatch, server_version):
+    settings, received = elasticsearch_like
+    monkeypatch.setitem(ES_ROOT["version"], "number", server_version)
+    engine = SearchEngine.connect(settings)
+    engine.request("POST", "/nwflavour-articles/_search", {"query": {"match_all": {}}})
+    engine.bulk_upsert([make_article("x1")])
+    major = server_version.split(".")[0]
+    search, bulk = received[-2], received[-1]
+    assert search["headers"]["accept"] == f"application/vnd.elasticsearch+json; compatible-with={major}"
+    assert search["headers"]["content-type"] == f"application/vnd.elasticsearch+json; compatible-with={major}"
+    assert bulk["headers"]["content-type"] == f"application/vnd.elasticsearch+x-ndjson; compatible-with={major}"

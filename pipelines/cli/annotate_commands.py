@@ -3,7 +3,8 @@
 ``annotate`` streams: story clustering needs the whole batch, so the first pass annotates each
 record, writes it to a spool file on disk and keeps only its id and MinHash signature in
 memory; the second pass reads the spool back and adds ``story_cluster``. Memory therefore grows
-with about 1 KB per record, whatever the size of the texts, and stdin works like a file.
+with the signature and its LSH band entries, about 12 KB per record (measured on SaudiNewsNet)
+whatever the size of the texts, and stdin works like a file.
 """
 
 from __future__ import annotations
