@@ -48,7 +48,7 @@ def newswire_crawl():
                                             context["params"])
         return support.run_crawl(source_id, since, until)
 
-    # Runs once every source has finished, as long as at least one of them archived its crawl.
+    # Runs once every source has finished, as long as the crawl of at least one of them succeeded.
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, outlets=[support.RAW_ARCHIVE])
     def publish_raw_archive(manifests: list[dict | None], *, outlet_events=None) -> dict:
         extra = support.archive_event_extra(manifests)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Asset, Connection
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from pipelines.settings import Settings, get_settings
 
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 SEARCH_CONN_ID = "newswire_search"
 
 RAW_ARCHIVE = Asset(name="newswire_raw_archive", uri="newswire://raw-archive")
-"""Updated after every crawl run that archived something; the processing DAG is scheduled on it."""
+"""Updated by every crawl run in which at least one source was crawled; its event names the new
+WARC files. The processing DAG is scheduled on it."""
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -215,7 +216,7 @@ def manifest_warc_files(manifest: Mapping) -> list[str]:
 def archive_event_extra(manifests: Iterable[Mapping | None]) -> dict:
     """The extra of one raw-archive asset event: which new WARC files the crawl run wrote.
 
-    Failed sources have no manifest (None) and are listed as such.
+    Sources whose crawl failed have no manifest (None) and are left out.
     """
     crawled = [m for m in manifests if m]
     return {
@@ -242,9 +243,14 @@ def warc_files_from_events(events: Mapping | None) -> list[str] | None:
 
 
 def log_counts(title: str, counts: Mapping) -> None:
+    """One line per count in the task log; lists (the WARC files of a dry run) one item a line."""
     log.info("%s", title)
     for key, value in counts.items():
-        if key != "warc_files" or not isinstance(value, list):
+        if isinstance(value, list) and value:
+            log.info("  %-16s %d:", key, len(value))
+            for item in value:
+                log.info("      %s", item)
+        else:
             log.info("  %-16s %s", key, value)
 
 
@@ -254,14 +260,18 @@ def process_new_crawls(settings: Settings, events: Mapping | None) -> dict:
     Fails only when the share of records that went to the dead-letter files is above
     ``settings.max_failure_rate``; the counts per stage are the task result either way.
     """
-    from pipelines.process import process_archive, raise_if_failure_rate_exceeded
+    from pipelines.process import FailureRateExceeded, process_archive, raise_if_failure_rate_exceeded
 
     warc_files = warc_files_from_events(events)
     log.info("processing %s", f"{len(warc_files)} new WARC files" if warc_files is not None
              else "every WARC file not processed yet")
     summary = process_archive(settings, since=None, until=None, sources=None, warc_files=warc_files)
     log_counts("counts per stage", summary)
-    raise_if_failure_rate_exceeded(summary, settings)
+    try:
+        raise_if_failure_rate_exceeded(summary, settings)
+    except FailureRateExceeded as exc:
+        # The same files would fail the same way again: no retry (retries are for an engine outage).
+        raise AirflowFailException(str(exc)) from exc
     return summary
 
 
@@ -270,10 +280,13 @@ def process_new_crawls(settings: Settings, events: Mapping | None) -> dict:
 
 def reprocess_from_params(settings: Settings, params: Mapping) -> dict:
     """Run :func:`pipelines.process.reprocess` with the values of the trigger form."""
-    since = _param_date(params.get("since"), "since")
-    until = _param_date(params.get("until"), "until")
+    try:
+        since = _param_date(params.get("since"), "since")
+        until = _param_date(params.get("until"), "until")
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from exc  # a wrong form value is not worth a retry
     if since and until and since > until:
-        raise ValueError(f"since ({since}) is after until ({until})")
+        raise AirflowFailException(f"since ({since}) is after until ({until})")
     sources = list(params.get("sources") or []) or None
     from pipelines.process import reprocess
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.cli.local_airflow_commands import stop_process_group
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
 VENV_BIN = Path(sys.executable).parent
@@ -91,14 +93,14 @@ class AirflowServer:
         value = entry["value"]
         return json.loads(value) if isinstance(value, str) else value
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
-        """Until the dag processor has parsed the DAG; returns it, unpaused."""
+    def wait_for_dag(self, dag_id: str, timeout: float = 180, unpause: bool = True) -> dict:
+        """Until the dag processor has parsed the DAG; returns it (unpaused unless told otherwise)."""
         token = self.token()
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.api("GET", f"/dags/{dag_id}", token=token)
-                return self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False}, token=token)
+                dag = self.api("GET", f"/dags/{dag_id}", token=token)
+                return self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False}, token=token) if unpause else dag
             except urllib.error.HTTPError as exc:
                 if exc.code != 404 or time.monotonic() > deadline:
                     raise
@@ -184,9 +186,4 @@ def airflow_server(standalone_newswire, tmp_path_factory) -> Iterator[AirflowSer
         yield AirflowServer(url=url, home=home, username="admin", password=_admin_password(home),
                             env=env, log_path=log_path)
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+        stop_process_group(proc, wait_seconds=30)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk import Connection
+from airflow.sdk.exceptions import AirflowFailException
 
 from pipelines import airflow_support as support
 
@@ -104,8 +105,8 @@ def test_warc_files_from_triggering_events():
     assert support.warc_files_from_events({}) is None
 
 
-def test_reprocess_params_are_checked(monkeypatch):
-    with pytest.raises(ValueError, match="since must be a date as YYYY-MM-DD"):
+def test_reprocess_params_are_checked_and_fail_without_retry():
+    with pytest.raises(AirflowFailException, match="since must be a date as YYYY-MM-DD"):
         support.reprocess_from_params(None, {"since": "29/11/2026"})
-    with pytest.raises(ValueError, match=r"since \(2026-11-29\) is after until \(2026-11-01\)"):
+    with pytest.raises(AirflowFailException, match=r"since \(2026-11-29\) is after until \(2026-11-01\)"):
         support.reprocess_from_params(None, {"since": "2026-11-29", "until": "2026-11-01"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.settings import get_settings
 from airflow_harness import DAGS_FOLDER
+from pipelines.settings import get_settings
 
 EXPECTED = {"newswire_crawl", "newswire_process", "newswire_reprocess"}
 
@@ -76,3 +76,12 @@ def test_reprocess_is_manual_with_typed_params(dagbag):
     assert all(schema.get("title") and dag.params.get_param(name).description
                for name, schema in schemas.items())
     assert dag.params["mode"] == "update" and dag.params["dry_run"] is False
+
+
+@pytest.mark.parametrize("path", sorted(DAGS_FOLDER.glob("*.py")), ids=lambda p: p.name)
+def test_dag_files_use_airflow_3_idioms_only(path):
+    source = path.read_text(encoding="utf-8")
+    assert "from airflow.sdk import" in source
+    for leftover in ("schedule_interval", "airflow.operators.python", "airflow.decorators", "execution_date",
+                     "days_ago", "provide_context"):
+        assert leftover not in source, f"{path.name} uses the Airflow 2 leftover {leftover!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,23 +82,59 @@ def airflow_local(
                              source_ids=list(mirror.base_urls), base_env=dict(os.environ))
         console.print(f"demo mirror serving {', '.join(mirror.base_urls)}")
         url = f"http://localhost:{port}"
-        with log_path.open("ab") as log, console.status(f"starting Airflow (log: {log_path}) ..."):
+        with log_path.open("ab") as log:
+            # Its own session: `airflow standalone` does not pass SIGTERM on to the scheduler and
+            # friends, so they are stopped as a process group.
             proc = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            up = _wait_for_api(url, proc, timeout=180)
-        if not up:
-            proc.terminate()
-            console.print(f"[red]Airflow did not start[/]; see {log_path}")
-            raise typer.Exit(1)
-        where = {"url": url, "username": "admin", "password_file": str(home / PASSWORD_FILE),
-                 "airflow_home": str(home), "log": str(log_path)}
-        if as_json:
-            print_json(where)
-        console.print(f"[green]Airflow is up[/] at {url}: log in as [bold]admin[/], password in {where['password_file']}")
-        console.print("Unpause newswire_crawl and newswire_process to run the nightly schedule against the mirror; "
-                      "newswire_reprocess is triggered from its form. Ctrl-C stops Airflow and the mirror.")
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
-            proc.wait()
+            _serve(proc, url, home, log_path, as_json)
         except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait(timeout=60)
+            console.print("stopping Airflow and the mirror ...")
+        finally:
+            stop_process_group(proc)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_process_group(proc: subprocess.Popen, wait_seconds: float = 60) -> None:
+    """Stop a process started with start_new_session=True and every process of its group:
+    SIGTERM, then SIGKILL for whatever is left after `wait_seconds`."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        proc.poll()  # reaps our own child, so that only live members keep the group alive
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _serve(proc: subprocess.Popen, url: str, home: Path, log_path: Path, as_json: bool) -> None:
+    with console.status(f"starting Airflow (log: {log_path}) ..."):
+        up = _wait_for_api(url, proc, timeout=180)
+    if not up:
+        console.print(f"[red]Airflow did not start[/]; see {log_path}")
+        raise typer.Exit(1)
+    where = {"url": url, "username": "admin", "password_file": str(home / PASSWORD_FILE),
+             "airflow_home": str(home), "log": str(log_path)}
+    if as_json:
+        print_json(where)
+        sys.stdout.flush()
+    console.print(f"[green]Airflow is up[/] at {url}: log in as [bold]admin[/], password in {where['password_file']}")
+    console.print("Unpause newswire_crawl and newswire_process to run the nightly schedule against the mirror; "
+                  "newswire_reprocess is triggered from its form. Ctrl-C stops Airflow and the mirror.")
+    proc.wait()

@@ -8,18 +8,15 @@ when the dataset is present and counted as skipped otherwise.
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.evaluation import DEFAULT_SHARED_DATA, LABELS_DIR, corpus_lines, read_jsonl
 from pipelines.language import detect_language
 
-LABELS_DIR = Path(__file__).resolve().parent.parent / "data" / "labels"
 HANDWRITTEN = LABELS_DIR / "language_handwritten.jsonl"
 CORPUS_REFERENCES = LABELS_DIR / "language_corpus.jsonl"
-DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 KINDS = ("paragraph", "title")
 
 
@@ -57,22 +54,6 @@ class KindReport:
         }
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def _corpus_lines(dataset: Path, wanted: set[int]) -> dict[int, dict]:
-    found: dict[int, dict] = {}
-    with gzip.open(dataset, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number in wanted:
-                found[number] = json.loads(line)
-                if len(found) == len(wanted):
-                    break
-    return found
-
-
 def _resolve(reference: dict, row: dict) -> str:
     if reference["field"] == "title":
         return row["title"].strip()
@@ -83,8 +64,8 @@ def _resolve(reference: dict, row: dict) -> str:
 def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[LanguageCase], int]:
     """All cases whose text is available, and how many corpus cases were skipped."""
     cases = [LanguageCase(c["case_id"], c["kind"], c["language"], c["text"], c["provenance"])
-             for c in _read_jsonl(HANDWRITTEN)]
-    references = _read_jsonl(CORPUS_REFERENCES)
+             for c in read_jsonl(HANDWRITTEN)]
+    references = read_jsonl(CORPUS_REFERENCES)
     by_dataset: dict[str, list[dict]] = {}
     for ref in references:
         by_dataset.setdefault(ref["ref"]["dataset"], []).append(ref)
@@ -94,7 +75,7 @@ def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[Lan
         if path is None or not path.exists():
             skipped += len(refs)
             continue
-        rows = _corpus_lines(path, {r["ref"]["line"] for r in refs})
+        rows = corpus_lines(path, {r["ref"]["line"] for r in refs})
         cases += [LanguageCase(r["case_id"], r["kind"], r["language"],
                                _resolve(r["ref"], rows[r["ref"]["line"]]), r["provenance"]) for r in refs]
     return cases, skipped
