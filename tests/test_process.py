@@ -150,3 +150,34 @@ def test_indexing_the_same_crawl_twice_leaves_one_document(engine_settings, tmp_
     assert engine.count() == 2
     hits = search_articles(engine, "إدلب")
     assert [hit.id for hit in hits] == [SEED_ID]
+
+
+@pytest.mark.engine
+def test_failed_rebuild_leaves_the_old_index_serving(engine_settings, tmp_path, monkeypatch):
+    settings = engine_settings.model_copy(
+        update={"data_dir": tmp_path, "index_prefix": f"{engine_settings.index_prefix}-rollback"})
+    _archive_with_bad_input(Path(settings.archive))
+    process.process_archive(settings)
+
+    from pipelines.index import SearchEngine
+    from pipelines.search import search_articles
+
+    engine = SearchEngine.connect(settings)
+    serving = engine.current_index()
+
+    def crash(*args, **kwargs):  # a parser bug halfway through the rebuild
+        raise RuntimeError("parser crashed halfway")
+
+    monkeypatch.setattr(process, "process_archive", crash)
+    with pytest.raises(RuntimeError, match="parser crashed halfway"):
+        process.reprocess(settings, since=None, until=None, sources=None, mode="rebuild")
+
+    assert engine.current_index() == serving == settings.index_name(1)
+    assert not engine.exists(f"/{settings.index_name(2)}")  # the half-built version is gone
+    assert [hit.id for hit in search_articles(engine, "إدلب")] == [SEED_ID]
+
+    monkeypatch.undo()
+    summary = process.reprocess(settings, since=None, until=None, sources=None, mode="rebuild")
+    assert (summary["previous_index"], summary["index"]) == (settings.index_name(1), settings.index_name(2))
+    assert engine.current_index() == settings.index_name(2)
+    assert engine.count() == 2
