@@ -55,7 +55,14 @@ def newswire_crawl():
         outlet_events[support.RAW_ARCHIVE].extra = extra
         return extra
 
-    publish_raw_archive(crawl.expand(source_id=enabled_sources()))
+    # The run turns red when a source failed, after the others were published.
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def check_every_source_crawled(source_ids: list[str], manifests: list[dict | None]) -> list[str]:
+        return support.raise_if_sources_failed(source_ids, manifests)
+
+    source_ids = enabled_sources()
+    manifests = crawl.expand(source_id=source_ids)
+    publish_raw_archive(manifests) >> check_every_source_crawled(source_ids, manifests)
 
 
 newswire_crawl()

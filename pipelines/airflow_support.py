@@ -225,6 +225,19 @@ def archive_event_extra(manifests: Iterable[Mapping | None]) -> dict:
     }
 
 
+def raise_if_sources_failed(source_ids: Iterable[str], manifests: Iterable[Mapping | None]) -> list[str]:
+    """Fail the crawl run, after the archive asset was published, when any source failed.
+
+    The articles of the sources that worked are already published for processing; failing here
+    makes the run red so that whoever watches the nightly schedule sees the broken source.
+    """
+    crawled = {str(m.get("source_id")) for m in manifests if m}
+    failed = sorted(set(source_ids) - crawled)
+    if failed:
+        raise AirflowFailException(f"crawl failed for {', '.join(failed)}; the other sources were published")
+    return sorted(crawled)
+
+
 # --------------------------------------------------------------------------- processing
 
 

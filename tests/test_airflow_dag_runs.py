@@ -170,6 +170,8 @@ def test_one_source_failing_does_not_stop_the_others(dagbag, newswire_env):
     assert states[("crawl", "irna")] == "failed"
     assert states[("crawl", "tasnim")] == "success"
     assert states[("publish_raw_archive", None)] == "success"
+    assert states[("check_every_source_crawled", None)] == "failed"
+    assert run.state == "failed"  # whoever watches the schedule sees the broken source
     [event] = _raw_archive_events(run.run_id)
     assert event["sources"] == ["tasnim"]
     assert len(event["warc_files"]) == 1 and "/archive/tasnim/" in event["warc_files"][0]
