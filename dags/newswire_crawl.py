@@ -45,7 +45,7 @@ def newswire_crawl():
         context = get_current_context()
         context["source_id"] = source_id  # names the mapped task in the UI
         since, until = support.crawl_window(context.get("data_interval_start"), context.get("data_interval_end"),
-                                            context["params"])
+                                            context["params"], lookback_days=settings.crawl_lookback_days)
         return support.run_crawl(source_id, since, until)
 
     # Runs once every source has finished, as long as the crawl of at least one of them succeeded.

@@ -146,15 +146,18 @@ def _param_date(value: str | None, name: str) -> date | None:
 
 
 def crawl_window(start: datetime | None, end: datetime | None, params: Mapping | None = None, *,
-                 today: date | None = None) -> tuple[date, date]:
+                 today: date | None = None, lookback_days: int = 0) -> tuple[date, date]:
     """The publication days a run crawls: `since`/`until` from the trigger form when given, else
-    the run's data interval, else (a run without one) yesterday and today."""
+    the run's data interval, else (a run without one) yesterday and today; widened by
+    `lookback_days` before the start, because with catchup off a failed night is never run again
+    and the seen-state keeps the overlap from being archived twice."""
     params = params or {}
     if start is None or end is None:
         end_day = today or datetime.now(UTC).date()
         start_day = end_day - timedelta(days=1)
     else:
         start_day, end_day = start.date(), end.date()
+    start_day -= timedelta(days=lookback_days)
     since = _param_date(params.get("since"), "since") or start_day
     until = _param_date(params.get("until"), "until") or end_day
     if since > until:

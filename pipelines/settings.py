@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         1.0, description="Seconds before the first retry of a 5xx/timeout; doubled per retry."
     )
     crawl_schedule: str = Field("0 2 * * *", description="Cron schedule of the nightly crawl.")
+    crawl_lookback_days: int = Field(
+        2,
+        description="Days before a scheduled run's interval crawled too, so a missed night is caught up "
+        "(what is archived already is skipped).",
+    )
     enabled_sources: list[str] = Field(
         default_factory=list,
         description="Source ids to crawl (JSON list); empty means every source enabled in the registry.",

@@ -51,6 +51,8 @@ def test_crawl_window_is_the_data_interval():
     end = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
     assert support.crawl_window(start, end) == (date(2026, 11, 28), date(2026, 11, 29))
     assert support.crawl_window(None, None, today=date(2026, 11, 29)) == (date(2026, 11, 28), date(2026, 11, 29))
+    # A missed night is caught up by the next run; the seen-state skips what is archived already.
+    assert support.crawl_window(start, end, lookback_days=2) == (date(2026, 11, 26), date(2026, 11, 29))
 
 
 def test_crawl_window_from_the_trigger_form():
