@@ -4,10 +4,25 @@ A credit is an agency name in a position where newspapers credit wire copy:
 
 * ``trailer``       a closing source line: ``المصدر : وكالة تسنيم للأنباء .``, ``المصدر: واس``
 * ``dateline``      place (or outlet, reporter) and agency opening a line: ``دمشق-سانا: ...``,
-                    ``طهران - تسنيم - ...``, ``القاهرة - أ ش أ``, ``الجزيرة - واس:``, ``واس - الرياض``
+                    ``طهران - تسنيم - ...``, ``القاهرة - أ ش أ``, ``الجزيرة - واس:``, ``واس - الرياض``;
+                    a date right after the opening place (one to three words) reads as the
+                    separator, as in the Saudi Press Agency's own
+                    ``بريدة 10 جمادى الآخرة 1448 هـ الموافق 21 نوفمبر 2026 م واس``: a Hijri and/or
+                    Gregorian date (day, month name, year, or dd/mm/yyyy; era marks هـ / م optional;
+                    two dates joined by الموافق), then the agency alone on its line or followed by
+                    ``-`` or ``:``
 * ``byline``        a line that is only agency names: ``رويترز``, ``وكالات``, ``أ ف ب - رويترز``
 * ``parenthetical`` an agency in parentheses opening a line (``الرياض (واس) -``) or closing the
-                    text (``... بالمنطقة. (واس)``, ``( كونا )``)
+                    text (``... بالمنطقة. (واس)``, ``( كونا )``), or the Gulf agencies' lead credit
+                    ``أعلنت وزارة التعليم (واس) مواعيد ...``. That one counts only in the first
+                    sentence of the lead paragraph (the first line of at least LEAD_MIN_WORDS words),
+                    opening within LEAD_CHARS characters, directly after a subject clause of at most
+                    MAX_SUBJECT_WORDS words that names no agency (no وكالة / قناة, no agency name),
+                    holds no citation marker (بحسب, وفق, نقلا, عبر, أوردته, ...) and does not end on
+                    a preposition (``قال لـ (واس)``, ``في تصريح ل (كونا)``): there the agency is
+                    the one spoken to or quoted. A Latin name in those parentheses
+                    (``بلومبيرج (Bloomberg)``) glosses the word before it and is no credit. The same parentheses anywhere later in the body
+                    (``وقال المتحدث لوكالة الأنباء الكويتية (كونا) إن ...``) are citations.
 * ``via``           ``نقلا عن X`` or ``بالاتفاق مع X`` inside one of those positions
                     (``الوئام - نقلا عن رويترز``, ``المصدر: سكاي نيوز نقلا عن رويترز``): the outlet
                     republishes X's copy, so X is credited. ``نقلا عن`` in running text
@@ -60,12 +75,40 @@ _TRAILER = re.compile(r"(?:المصدر|المصادر|مصدر الخبر|sourc
 _CLOSING_PARENTHESIS = re.compile(r"\(\s*(?P<term>[^()\n]{1,40}?)\s*\)[\s.]*$")
 _AGENCY_WORD = r"(?:[وفلب]{0,2}وكال(?:ه|تا|تي)|[وفلب]{0,2}قناه)(?:\s+(?:انباء|الانباء))?\s+"
 
+# Dates as wire datelines write them, in folded text (alef forms -> ا, ى -> ي, ة -> ه).
+_MONTHS = (
+    "محرم|صفر|ربيع (?:الاول|الاخر|الثاني)|جمادي (?:الاولي|الاول|الاخره|الاخر|الثانيه|الثاني)|رجب|شعبان|"
+    "رمضان|شوال|(?:ذو|ذي) (?:القعده|الحجه)|يناير|فبراير|مارس|ابريل|مايو|يونيو|يونيه|يوليو|يوليه|اغسطس|"
+    "سبتمبر|اكتوبر|نوفمبر|ديسمبر|كانون (?:الثاني|الاول)|شباط|اذار|نيسان|ايار|حزيران|تموز|اب|ايلول|"
+    "تشرين (?:الاول|الثاني)"
+).replace(" ", r"\s+")
+_ONE_DATE = (
+    rf"(?:\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}\s*[/.\-]\s*\d{{1,2}}\s*[/.\-]\s*\d{{4}})"
+    r"(?:\s*(?:هـ*|هجريه|م|ميلاديه)(?!\w))?"  # هـ also before tatweel is stripped
+)
+_OPENING_DATE = re.compile(
+    rf"\s*[^\W\d_]+(?:\s+[^\W\d_]+){{0,2}}(?P<date>\s*[\-–—:،,]?\s*{_ONE_DATE}"
+    rf"(?:\s*[،,]?\s*(?:الموافق\s*(?:ل\s*)?)?{_ONE_DATE})?)"
+)
+"""A place, then the date of a dated dateline (``بريده 10 جمادي الاخره 1448 ه الموافق ...``)."""
+
 MAX_CONTEXT_SEGMENTS = 4
 """Place, outlet and reporter segments allowed around the agency in a dateline or byline."""
 MAX_CONTEXT_WORDS = 3
 MAX_NAMES_CHARS = 100
 """Longer than any agency name or list of names: running text, not looked up."""
 TAIL_LINES = 3
+LEAD_MIN_WORDS = 6
+"""A shorter opening line is a byline or a dateline, not the lead paragraph."""
+LEAD_CHARS = 120
+MAX_SUBJECT_WORDS = 8
+_LEAD_PARENTHESIS = re.compile(r"\(\s*(?P<term>[^()\n]{1,40}?)\s*\)")
+_CITATION_MARKER = re.compile(
+    r"(?<!\w)(?:[وف]?(?:ب?حسب|وفق|وفقا|طبقا|نقلا|نقلت|نقلته|عبر|اوردت|اوردته|ذكرته|نشرته|مصدر|مصادر)|"
+    r"[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)|[وفلب]{0,2}(?:ال)?قناه)(?!\w)"
+)
+_LATIN = re.compile(r"[a-z]")
+_PREPOSITION_AT_END = re.compile(r"(?<!\w)(?:ل|لل|ب|مع|عن|الي|من|في|علي|عبر|كما)\s*$")
 
 
 @dataclass(frozen=True)
@@ -235,6 +278,7 @@ def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_C
     reporting verb: the running text; a colon after the agency ends the scan too. What precedes
     the running text is a credit only when it ends on a dateline separator (``-`` or ``:``).
     """
+    folded_line = _date_as_separator(folded_line)
     found: list[tuple[_Segment, str, bool]] = []
     scanned: list[_Segment] = []
     context = 0
@@ -271,6 +315,19 @@ def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_C
             rule = "dateline" if len(found) < len(scanned) else "byline"
         credits.append(_Credit(agency_id, start, end, rule))
     return credits
+
+
+def _date_as_separator(folded_line: str) -> str:
+    """The line with the date after its opening place turned into a dash of the same length.
+
+    "بريده 10 جمادي الاخره 1448 ه الموافق 21 نوفمبر 2026 م واس" then scans as "بريده - واس";
+    offsets are kept, so the evidence spans the date too.
+    """
+    m = _OPENING_DATE.match(folded_line)
+    if not m:
+        return folded_line
+    start, end = m.span("date")
+    return folded_line[:start] + " -" + " " * (end - start - 2) + folded_line[end:]
 
 
 def _is_sentence(segment: str) -> bool:
@@ -316,11 +373,29 @@ def _closing_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) ->
     return [_Credit(agency_id, offset + m.start(), offset + end, "parenthetical")]
 
 
+def _lead_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
+    """``اعلنت وزاره التعليم (واس) مواعيد ...``: the lead's credit right after its subject clause."""
+    sentence = re.split(r"[.!؟?](?:\s|$)", folded_line, maxsplit=1)[0]
+    m = _LEAD_PARENTHESIS.search(sentence)
+    if not m or m.start() > LEAD_CHARS or _LATIN.search(m.group("term")):
+        return []  # "خبر صدر عن بلومبيرج (Bloomberg)": Latin in parentheses glosses the name before
+    if not (agency_id := gazetteer.lookup(m.group("term"))):
+        return []
+    subject = sentence[:m.start()]
+    if (len(subject.split()) > MAX_SUBJECT_WORDS or _CITATION_MARKER.search(subject)
+            or _PREPOSITION_AT_END.search(subject) or gazetteer.citations(subject)):
+        return []
+    return [_Credit(agency_id, offset + m.start(), offset + m.end(), "parenthetical")]
+
+
 def _find_credits(folded: str, gazetteer: Gazetteer) -> list[_Credit]:
     lines = [(m.group(), m.start()) for m in re.finditer(r"[^\n]+", folded)]
     tail = {offset for _, offset in lines[-TAIL_LINES:]}
+    lead = next((offset for line, offset in lines if len(line.split()) >= LEAD_MIN_WORDS), None)
     credits: list[_Credit] = []
     for line, offset in lines:
+        if offset == lead:
+            credits.extend(_lead_parenthesis(line, offset, gazetteer))
         if offset in tail and (found := _trailer(line, offset, gazetteer)):
             credits.extend(found)
             continue

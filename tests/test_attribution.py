@@ -9,6 +9,7 @@ import pytest
 from pipelines.attribution import (
     RULE_CONFIDENCE, Gazetteer, agency_names, load_gazetteer, tag_attribution,
 )
+from crawler.mirror import load_demo_articles
 from pipelines.clean import normalize_text
 
 
@@ -66,6 +67,88 @@ def test_seed_is_credited_to_tasnim_by_its_trailer(seed_text):
 )
 def test_credit_forms(text, expected):
     assert credits(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the Saudi Press Agency's own dateline: place, Hijri date, الموافق, Gregorian date, agency
+        (normalize_text("بريدة 10 جمادى الآخرة 1448 هـ الموافق 21 نوفمبر 2026 م واس\nانطلق المهرجان."),
+         [("spa", "dateline", "بريدة 10 جمادى الآخرة 1448 ه الموافق 21 نوفمبر 2026 م واس")]),
+        ("الرياض 5 ذو القعدة 1436 هـ الموافق 20 أغسطس 2015 م - واس\nأقر المجلس النظام.",
+         [("spa", "dateline", "الرياض 5 ذو القعدة 1436 هـ الموافق 20 أغسطس 2015 م - واس")]),
+        ("الدمام 12 شعبان 1447 ه الموافق 31 يناير 2026 واس: افتتح المحافظ المركز.",
+         [("spa", "dateline", "الدمام 12 شعبان 1447 ه الموافق 31 يناير 2026 واس")]),
+        ("المدينة المنورة 1 رمضان 1447 ه واس\nخبر.", [("spa", "dateline", "المدينة المنورة 1 رمضان 1447 ه واس")]),
+        ("الكويت 2 مارس 2026 - كونا - أعلنت الوزارة الخطة.", [("kuna", "dateline", "الكويت 2 مارس 2026 - كونا")]),
+        ("تبوك 20/10/1436 ه الموافق 5/8/2015 م واس\nخبر.",
+         [("spa", "dateline", "تبوك 20/10/1436 ه الموافق 5/8/2015 م واس")]),
+        # a dated line without an agency, or with running text after the date, credits nobody
+        ("الرياض 5 ذو القعدة 1436 ه الموافق 20 أغسطس 2015 م\nأعلنت الأمانة إغلاق الطريق.", []),
+        ("وصل الوفد يوم الأحد 5 ذو القعدة 1436 ه واستقبله المحافظ.", []),
+        ("الرياض 5 ذو القعدة 1436 ه الواسع الانتشار\nخبر.", []),
+    ],
+)
+def test_dated_datelines(text, expected):
+    assert credits(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "cited"),
+    [
+        # the Gulf agencies' lead credit, right after the subject clause of the first sentence
+        ("أعلنت وزارة التعليم (واس) مواعيد اختبارات الفصل الأول.", [("spa", "parenthetical", "(واس)")], []),
+        ("قرر مجلس الوزراء ( كونا ) تمديد العمل بالقرار.", [("kuna", "parenthetical", "( كونا )")], []),
+        ("رويترز\nافتتح وزير المواصلات (قنا) الطريق السريع الجديد شمال الدوحة.",
+         [("reuters", "byline", "رويترز"), ("qna", "parenthetical", "(قنا)")], []),
+        ("أكد وزير الخارجية (بنا) أهمية التعاون.", [("bna", "parenthetical", "(بنا)")], []),
+        ("استقبل ولي العهد (وام) وفدا من رجال الأعمال.", [("wam", "parenthetical", "(وام)")], []),
+        # the same parentheses as a citation: later in the body, after لـ, a preposition, a citation
+        # marker or the agency's own name, or too far into the sentence
+        ("افتتح الوزير المبنى الجديد للوزارة صباح اليوم.\nوقال المتحدث لوكالة الأنباء الكويتية (كونا) إن المبنى جاهز.",
+         [], ["kuna"]),
+        ("قال وزير النفط لـ (واس) إن الإنتاج سيبقى عند مستواه.", [], ["spa"]),
+        ("أكد الوزير في تصريح ل (كونا) أن المفاوضات مستمرة.", [], ["kuna"]),
+        ("أعلنت وكالة الأنباء القطرية (قنا) أن الأمير سيزور باريس.", [], ["qna"]),
+        ("قالت وزارة الطاقة في بيان أوردته وكالة أنباء الإمارات (وام) إن الأسعار ستتغير.", [], ["wam"]),
+        ("ارتفعت أسعار النفط اليوم، وبحسب (واس) فإن الصادرات زادت.", [], ["spa"]),
+        ("انطلق المهرجان في حديقة المدينة بحضور الزوار. وقال مدير المهرجان (كونا) إن الدورة المقبلة أوسع.",
+         [], ["kuna"]),
+        ("نقلت صحيفة محلية صباح اليوم عن مسؤولين في الحكومة وخبراء في الاقتصاد (واس) أن الميزانية قريبة.",
+         [], ["spa"]),
+        ("تشير تقارير صدرت عن بلومبيرج (Bloomberg) إلى ارتفاع الاستثمارات في السوق.", [], ["bloomberg"]),
+    ],
+)
+def test_lead_parenthetical_credit_and_citations(text, expected, cited):
+    assert credits(text) == expected
+    assert tag_attribution(text).cited_agencies == cited
+
+
+# Each wire article of the demo mirror, read by hand: the agency its text credits, and how.
+DEMO_WIRE_CREDITS = {
+    "2026/11/20/2290411": ("tasnim", "trailer"), "2026/11/22/2290876": ("tasnim", "trailer"),
+    "2026/11/24/2291203": ("tasnim", "trailer"), "2026/11/25/2291377": ("tasnim", "trailer"),
+    "2026/11/27/2291560": ("tasnim", "trailer"), "2026/11/28/2291702": ("tasnim", "trailer"),
+    "2026/11/20/2301120": ("spa", "dateline"),   # الرياض - واس
+    "2026/11/21/2301388": ("spa", "dateline"),   # بريدة 10 جمادى الآخرة 1448 هـ الموافق ... م واس
+    "2026/11/23/2301745": ("spa", "parenthetical"),  # أعلنت وزارة التعليم (واس) مواعيد ...
+    "2026/11/25/2302031": ("spa", "dateline"), "2026/11/26/2302299": ("spa", "dateline"),
+    "2026/11/28/2302544": ("spa", "dateline"),
+    "2026/11/20/2301204": ("sana", "dateline"), "2026/11/22/2301377": ("sana", "dateline"),
+    "2026/11/24/2301559": ("sana", "dateline"), "2026/11/26/2301702": ("sana", "dateline"),
+    "2026/11/27/2301918": ("sana", "dateline"), "2026/11/28/2302065": ("sana", "dateline"),
+}
+
+
+def test_every_demo_wire_article_is_credited_to_its_agency():
+    articles = [article for article in load_demo_articles() if str(article["slug"]) in DEMO_WIRE_CREDITS]
+    assert sorted(str(article["slug"]) for article in articles) == sorted(DEMO_WIRE_CREDITS)
+    for article in articles:
+        text = normalize_text("\n".join(article["paragraphs"] + article.get("trailer", [])))
+        result = tag_attribution(text, article["title"])
+        found = [(credit.agency_id, credit.rule) for credit in result.credited]
+        assert found == [DEMO_WIRE_CREDITS[str(article["slug"])]], (article["slug"], found)
+        assert result.cited_agencies == [], article["slug"]
 
 
 def test_several_credits_named_agencies_first():

@@ -20,7 +20,8 @@ MIN_RECALL = 0.95
 
 def test_corpus_labels_are_references_not_texts():
     rows = read_jsonl(CORPUS_REFERENCES)
-    assert len(rows) >= 200
+    assert len(rows) >= 250
+    assert len({row["case_id"] for row in rows}) == len(rows)
     for row in rows:
         assert set(row) == {"case_id", "provenance", "url", "credited", "note"}
         assert row["provenance"] == f"saudinewsnet:{row['case_id'].split('-')[1]}"
@@ -59,7 +60,8 @@ def test_scores_are_micro_averaged_over_agencies():
 def test_corpus_cases_are_skipped_with_a_reason_without_the_dataset(tmp_path):
     cases, skipped = load_corpus_cases(tmp_path)
     assert cases == []
-    assert skipped == [f"200 saudinewsnet cases skipped: {tmp_path / 'saudinewsnet/articles.jsonl.gz'} not found"]
+    references = len(read_jsonl(CORPUS_REFERENCES))
+    assert skipped == [f"{references} saudinewsnet cases skipped: {tmp_path / 'saudinewsnet/articles.jsonl.gz'} not found"]
 
 
 @pytest.mark.shared_data
@@ -75,6 +77,10 @@ def test_whole_labelled_set_meets_the_thresholds(shared_data):
           f"P={report.per_source['saudinewsnet'].precision:.4f} R={report.per_source['saudinewsnet'].recall:.4f}")
     assert report.overall.precision >= MIN_PRECISION, report.errors
     assert report.overall.recall >= MIN_RECALL, report.errors
+    # SPA's own dated datelines ("تبوك 21 شوال 1436 ه الموافق 06 اغسطس 2015 م واس") are in the set
+    assert report.per_agency["spa"].true_positives >= 60
+    assert report.per_agency["spa"].precision >= MIN_PRECISION, report.errors
+    assert report.per_agency["spa"].recall >= MIN_RECALL, report.errors
 
 
 def test_eval_attribution_command_prints_json(tmp_path):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -181,3 +184,21 @@ def test_failed_rebuild_leaves_the_old_index_serving(engine_settings, tmp_path, 
     assert (summary["previous_index"], summary["index"]) == (settings.index_name(1), settings.index_name(2))
     assert engine.current_index() == settings.index_name(2)
     assert engine.count() == 2
+
+
+@pytest.mark.engine
+def test_extract_command_prints_the_record_and_indexes_it(engine_settings, tmp_path):
+    env = dict(os.environ, NEWSWIRE_INDEX_PREFIX=f"{engine_settings.index_prefix}-extract")
+    page = tmp_path / "seed.html"
+    page.write_bytes(SEED_PAGE)
+    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "extract", str(page), "--url", SEED_URL,
+                          "--source", "tasnim", "--index"], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    assert (record["id"], record["source_id"], record["language"]) == (SEED_ID, "tasnim", "ar")
+    assert record["attribution"]["evidence"] == "المصدر : وكالة تسنيم للأنباء"
+    assert f"indexed 1 document as {SEED_ID}" in run.stderr
+
+    found = subprocess.run([sys.executable, "-m", "pipelines.cli", "search", "أستانا", "--agency", "tasnim", "--json"],
+                           env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert [hit["id"] for hit in json.loads(found.stdout)["hits"]] == [SEED_ID]

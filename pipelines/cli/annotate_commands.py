@@ -5,6 +5,10 @@ record, writes it to a spool file on disk and keeps only its id and MinHash sign
 memory; the second pass reads the spool back and adds ``story_cluster``. Memory therefore grows
 with the signature and its LSH band entries, about 11 KB per record (measured on SaudiNewsNet)
 whatever the size of the texts, and stdin works like a file.
+
+The taggers and the clusterer are imported inside the functions that use them: MinHash LSH
+pulls in datasketch and scipy, and langdetect loads its profiles, which every other
+``newswire`` command would otherwise pay for at startup.
 """
 
 from __future__ import annotations
@@ -20,15 +24,9 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.attribution import tag_attribution
-from pipelines.clean import clean_body, normalize_text
 from pipelines.cli import app
 from pipelines.cli.output import console, print_json
-from pipelines.dedup import StoryClusterer, content_hash
 from pipelines.evaluation import DEFAULT_SHARED_DATA
-from pipelines.evaluation import dedup as dedup_evaluation
-from pipelines.evaluation import language as language_evaluation
-from pipelines.language import detect_language
 
 AS_JSON = typer.Option(False, "--json", help="Print the figures as JSON on stdout.")
 SHARED_DATA = typer.Option(DEFAULT_SHARED_DATA, "--shared-data",
@@ -58,6 +56,11 @@ def parse_record(line: str) -> dict:
 def annotate_record(record: dict) -> tuple[dict, str]:
     """The record with language, attribution, cited agencies and content hash added, and the
     cleaned body that story clustering compares."""
+    from pipelines.attribution import tag_attribution
+    from pipelines.clean import clean_body, normalize_text
+    from pipelines.dedup import content_hash
+    from pipelines.language import detect_language
+
     title = normalize_text(record.get("title", ""))
     cleaned = clean_body(record["text"])
     language = detect_language(title, cleaned.body)
@@ -82,6 +85,8 @@ def _lines(source: IO[str]) -> Iterator[tuple[int, str]]:
 
 def annotate_stream(source: IO[str], sink: IO[str], on_record=lambda: None) -> Counter:
     """Annotate JSON Lines from ``source`` into ``sink`` in input order; returns counts."""
+    from pipelines.dedup import StoryClusterer
+
     counts: Counter = Counter()
     clusterer = StoryClusterer()
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
@@ -155,6 +160,8 @@ def _confusion_table(title: str, report: dict) -> Table:
 @app.command("eval-language")
 def eval_language(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> None:
     """Language identification on the labelled set: confusion matrix and accuracy."""
+    from pipelines.evaluation import language as language_evaluation
+
     result = language_evaluation.run(shared_data)
     if as_json:
         print_json(result)
@@ -170,6 +177,8 @@ def eval_language(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> N
 @app.command("eval-dedup")
 def eval_dedup(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> None:
     """Duplicate grouping on labelled pairs: precision, recall and F1."""
+    from pipelines.evaluation import dedup as dedup_evaluation
+
     result = dedup_evaluation.run(shared_data)
     if as_json:
         print_json(result)
