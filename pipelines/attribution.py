@@ -108,7 +108,7 @@ _CITATION_MARKER = re.compile(
     r"[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)|[وفلب]{0,2}(?:ال)?قناه)(?!\w)"
 )
 _LATIN = re.compile(r"[a-z]")
-_PREPOSITION_AT_END = re.compile(r"(?<!\w)(?:ل|لل|ب|مع|عن|الي|من|في|علي|عبر|كما)\s*$")
+_PREPOSITION_AT_END = re.compile(r"(?<!\w)(?:لـ*|لل|ب|مع|عن|الي|من|في|علي|عبر|كما)\s*$")
 
 
 @dataclass(frozen=True)

@@ -31,20 +31,31 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import zlib
+from array import array
+from collections import Counter
 from collections.abc import Iterable
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
-SIMILARITY_THRESHOLD = 0.5
-"""Estimated Jaccard similarity of shingle sets at or above which two texts are one story."""
+CANDIDATE_THRESHOLD = 0.3
+"""Estimated Jaccard similarity of shingle sets from which a pair is checked on its rare words."""
 LSH_THRESHOLD = 0.3
-"""LSH candidate threshold, well below SIMILARITY_THRESHOLD: LSH misses some pairs just above its
-own threshold, and every candidate is checked against the estimated Jaccard anyway."""
+"""LSH candidate threshold: LSH misses some pairs just above its own threshold, and every
+candidate is checked against the estimated Jaccard anyway."""
+RARE_WORD_AGREEMENT = 0.6
+"""Share of the pair's rare-word weight (each word weighs 1 / its document frequency in the
+batch) found in both texts, at or above which a candidate pair is one story."""
+RARE_WORD_CONTAINMENT = 0.95
+"""Share of the shorter text's rare-word weight found in the other text, at or above which a
+candidate pair is one story too: a copy that keeps only the first paragraphs."""
 MIN_SHINGLES = 5
 """Texts with fewer shingles (under seven words) stay alone, even when equal: an empty body or a
 caption such as "صور" says nothing about which story a record tells."""
+PROFILE_WORDS = 1024
+"""At most this many distinct words per text are kept for the rare-word check (4 bytes each)."""
 
 _FOLD = str.maketrans({
     "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
@@ -79,15 +90,17 @@ def _stem(word: str) -> str:
     return word[1:] if word.startswith("و") and len(word) > 3 else word
 
 
-def _shingles(normalized: str) -> set[bytes]:
-    words = [_stem(word) for word in normalized.split()]
+def _words(text: str) -> list[str]:
+    return [_stem(word) for word in normalize_for_matching(text).split()]
+
+
+def _shingles(words: list[str]) -> set[bytes]:
     return {" ".join(words[i:i + SHINGLE_WORDS]).encode("utf-8")
             for i in range(max(len(words) - SHINGLE_WORDS + 1, 0))}
 
 
-def minhash_signature(text: str) -> LeanMinHash | None:
-    """Compact MinHash of the text's word shingles; None when the text is too short to compare."""
-    shingles = _shingles(normalize_for_matching(text))
+def _signature(words: list[str]) -> LeanMinHash | None:
+    shingles = _shingles(words)
     if len(shingles) < MIN_SHINGLES:
         return None
     minhash = MinHash(num_perm=NUM_PERM)
@@ -95,13 +108,47 @@ def minhash_signature(text: str) -> LeanMinHash | None:
     return LeanMinHash(minhash)
 
 
-class StoryClusterer:
-    """Collects (id, text) one at a time and keeps only ids, hashes and signatures in memory."""
+def minhash_signature(text: str) -> LeanMinHash | None:
+    """Compact MinHash of the text's word shingles; None when the text is too short to compare."""
+    return _signature(_words(text))
 
-    def __init__(self, threshold: float = SIMILARITY_THRESHOLD) -> None:
-        self._threshold = threshold
+
+def word_profile(words: Iterable[str]) -> array:
+    """Sorted distinct CRC-32 hashes of the first PROFILE_WORDS distinct words: a few KB at most,
+    enough to tell which words two texts share without keeping either text."""
+    distinct = dict.fromkeys(zlib.crc32(word.encode("utf-8")) for word in words)
+    return array("I", sorted(list(distinct)[:PROFILE_WORDS]))
+
+
+def rare_word_agreement(a: array, b: array, document_frequency: Counter) -> tuple[float, float]:
+    """(weighted Jaccard, weighted containment of the lighter profile) of two word profiles,
+    each word weighing 1 / its document frequency: names and figures of a story weigh much,
+    words every templated text repeats weigh little."""
+    def weight(words) -> float:
+        return sum(1 / document_frequency[word] for word in words)
+
+    shared = weight(set(a).intersection(b))
+    weight_a, weight_b = weight(a), weight(b)
+    union = weight_a + weight_b - shared
+    lighter = min(weight_a, weight_b)
+    return (shared / union if union else 0.0), (shared / lighter if lighter else 0.0)
+
+
+def is_same_story(agreement: tuple[float, float]) -> bool:
+    jaccard, containment = agreement
+    return jaccard >= RARE_WORD_AGREEMENT or containment >= RARE_WORD_CONTAINMENT
+
+
+class StoryClusterer:
+    """Collects (id, text) one at a time and keeps only ids, hashes, signatures and word
+    profiles in memory; :meth:`clusters` confirms the candidate pairs once the batch is complete."""
+
+    def __init__(self) -> None:
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._signatures: dict[str, LeanMinHash] = {}
+        self._profiles: dict[str, array] = {}
+        self._document_frequency: Counter = Counter()
+        self._candidates: list[tuple[str, str]] = []
         self._first_with_hash: dict[str, str] = {}
         self._parent: dict[str, str] = {}
 
@@ -109,17 +156,21 @@ class StoryClusterer:
         if record_id in self._parent:
             raise ValueError(f"duplicate record id {record_id!r} in one batch")
         self._parent[record_id] = record_id
-        signature = minhash_signature(text)
+        words = _words(text)
+        signature = _signature(words)
         if signature is None:
             return
         exact = self._first_with_hash.setdefault(content_hash(text), record_id)
         if exact != record_id:
             self._union(exact, record_id)
         for candidate in self._lsh.query(signature):
-            if signature.jaccard(self._signatures[candidate]) >= self._threshold:
-                self._union(candidate, record_id)
+            if signature.jaccard(self._signatures[candidate]) >= CANDIDATE_THRESHOLD:
+                self._candidates.append((candidate, record_id))
         self._lsh.insert(record_id, signature)
         self._signatures[record_id] = signature
+        profile = word_profile(words)
+        self._profiles[record_id] = profile
+        self._document_frequency.update(profile)
 
     def _find(self, record_id: str) -> str:
         root = record_id
@@ -138,6 +189,10 @@ class StoryClusterer:
 
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its connected component)."""
+        for a, b in self._candidates:
+            agreement = rare_word_agreement(self._profiles[a], self._profiles[b], self._document_frequency)
+            if is_same_story(agreement):
+                self._union(a, b)
         return {record_id: self._find(record_id) for record_id in self._parent}
 
 

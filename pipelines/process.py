@@ -147,7 +147,7 @@ class BatchSummary:
         }
 
 
-def _source_profiles(settings: Settings) -> dict[str, SourceProfile]:
+def source_profiles(settings: Settings) -> dict[str, SourceProfile]:
     from crawler.registry import load_registry
 
     return {source.id: SourceProfile(language=source.language, timezone=source.timezone)
@@ -249,7 +249,7 @@ def process_archive(
             done = already_processed(settings)
             warcs = [w for w in warcs if w.url not in done]
     summary = BatchSummary(warc_files=len(warcs))
-    profiles = _source_profiles(settings)
+    profiles = source_profiles(settings)
 
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
         partials: list[tuple[WarcFile, Path]] = []

@@ -98,7 +98,7 @@ def test_dated_datelines(text, expected):
     [
         # the Gulf agencies' lead credit, right after the subject clause of the first sentence
         ("أعلنت وزارة التعليم (واس) مواعيد اختبارات الفصل الأول.", [("spa", "parenthetical", "(واس)")], []),
-        ("قرر مجلس الوزراء ( كونا ) تمديد العمل بالقرار.", [("kuna", "parenthetical", "( كونا )")], []),
+        ("قرر مجلس الوزراء ( كونا ) تمديد العمل بالتوقيت الشتوي حتى نهاية الشهر المقبل.", [("kuna", "parenthetical", "( كونا )")], []),
         ("رويترز\nافتتح وزير المواصلات (قنا) الطريق السريع الجديد شمال الدوحة.",
          [("reuters", "byline", "رويترز"), ("qna", "parenthetical", "(قنا)")], []),
         ("أكد وزير الخارجية (بنا) أهمية التعاون.", [("bna", "parenthetical", "(بنا)")], []),

@@ -8,10 +8,9 @@ the adapter sends through the `elasticsearch` client.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from http_stub import JsonStub, serve
 from pydantic import SecretStr
 
 from pipelines.index import LIFECYCLE_POLICY_NAME, SearchEngine, SearchEngineError
@@ -23,7 +22,8 @@ ES_ROOT = {"name": "es01", "cluster_name": "docker-cluster",
            "tagline": "You Know, for Search"}
 
 
-class ElasticsearchLike(BaseHTTPRequestHandler):
+class ElasticsearchLike(JsonStub):
+    response_headers = {"X-Elastic-Product": "Elasticsearch"}
     received: list[dict] = []
 
     def _handle(self):
@@ -43,29 +43,14 @@ class ElasticsearchLike(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = do_DELETE = _handle  # noqa: N815 (http.server API)
 
-    def _answer(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("X-Elastic-Product", "Elasticsearch")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture()
 def elasticsearch_like():
     handler = type("Handler", (ElasticsearchLike,), {"received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings = get_settings(search_url=f"http://127.0.0.1:{server.server_port}", index_prefix="nwflavour",
-                            search_api_key=SecretStr("key-that-must-not-leak"))
-    yield settings, handler.received
-    server.shutdown()
-    server.server_close()
+    with serve(handler) as url:
+        settings = get_settings(search_url=url, index_prefix="nwflavour",
+                                search_api_key=SecretStr("key-that-must-not-leak"))
+        yield settings, handler.received
 
 
 def test_elasticsearch_is_detected_and_gets_the_same_bodies(elasticsearch_like):

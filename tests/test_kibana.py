@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from http_stub import JsonStub, serve
 from search_support import isolated_engine
 from typer.testing import CliRunner
 
@@ -114,7 +113,7 @@ def test_fields_exist_in_the_mapping_and_are_aggregatable(real_mapping, flavour)
 # --- kibana-setup against a local server that behaves like the import API -------------------
 
 
-class FakeKibana(BaseHTTPRequestHandler):
+class FakeKibana(JsonStub):
     """Answers like Kibana's saved objects import: checks path, xsrf header and multipart file."""
 
     xsrf_header = "kbn-xsrf"
@@ -138,27 +137,12 @@ class FakeKibana(BaseHTTPRequestHandler):
         self._answer(200, {"success": True, "successCount": len(lines), "successResults": [
             {"type": o["type"], "id": o["id"]} for o in lines]})
 
-    def _answer(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture()
 def fake_kibana(request):
     handler = type("Handler", (FakeKibana,), {"received": [], "xsrf_header": getattr(request, "param", "kbn-xsrf")})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", handler.received
-    server.shutdown()
-    server.server_close()
+    with serve(handler) as url:
+        yield url, handler.received
 
 
 def multipart_file(received: dict) -> tuple[str, str]:

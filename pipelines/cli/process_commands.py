@@ -66,7 +66,7 @@ def extract(
     settings = get_settings()
     profile = process.SourceProfile()
     if source:
-        profile = process._source_profiles(settings).get(source, profile)
+        profile = process.source_profiles(settings).get(source, profile)
     article = process.process_page(page.read_bytes(), url, source_id=source,
                                    crawled_at=datetime.fromtimestamp(page.stat().st_mtime).astimezone(),
                                    profile=profile)
