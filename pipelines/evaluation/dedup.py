@@ -9,6 +9,7 @@ one cluster. Pairs whose corpus text is absent are skipped.
 
 Each pair belongs to a split, scored on its own as well as overall:
 
+- ``handwritten``: our own variants (retyped, trimmed, templated) in ``dedup_texts.jsonl``.
 - ``tune``: MinHash candidates at a low threshold; the thresholds were chosen on these.
 - ``heldout``: candidates drawn at random per similarity band and labelled before tuning,
   never used to choose anything.
