@@ -10,7 +10,8 @@ A credit is an agency name in a position where newspapers credit wire copy:
                     ``بريدة 10 جمادى الآخرة 1448 هـ الموافق 21 نوفمبر 2026 م واس``: a Hijri and/or
                     Gregorian date (day, month name, year, or dd/mm/yyyy; era marks هـ / م optional;
                     two dates joined by الموافق), then the agency alone on its line or followed by
-                    ``-`` or ``:``
+                    ``-`` or ``:``; so does a lone quote mark standing for the colon
+                    (``سنغافورة "رويترز``, ``دبي"رويترز``: a line with no closing quote)
 * ``byline``        a line that is only agency names: ``رويترز``, ``وكالات``, ``أ ف ب - رويترز``
 * ``parenthetical`` an agency in parentheses opening a line (``الرياض (واس) -``) or closing the
                     text (``... بالمنطقة. (واس)``, ``( كونا )``), or the Gulf agencies' lead credit
@@ -21,7 +22,8 @@ A credit is an agency name in a position where newspapers credit wire copy:
                     holds no citation marker (بحسب, وفق, نقلا, عبر, أوردته, ...) and does not end on
                     a preposition (``قال لـ (واس)``, ``في تصريح ل (كونا)``): there the agency is
                     the one spoken to or quoted. A Latin name in those parentheses
-                    (``بلومبيرج (Bloomberg)``) glosses the word before it and is no credit. The same parentheses anywhere later in the body
+                    (``بلومبيرج (Bloomberg)``) glosses the word before it and is no credit. The
+                    same parentheses anywhere later in the body
                     (``وقال المتحدث لوكالة الأنباء الكويتية (كونا) إن ...``) are citations.
 * ``via``           ``نقلا عن X`` or ``بالاتفاق مع X`` inside one of those positions
                     (``الوئام - نقلا عن رويترز``, ``المصدر: سكاي نيوز نقلا عن رويترز``): the outlet
@@ -86,11 +88,15 @@ _ONE_DATE = (
     rf"(?:\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}|\d{{1,2}}\s*[/.\-]\s*\d{{1,2}}\s*[/.\-]\s*\d{{4}})"
     r"(?:\s*(?:هـ*|هجريه|م|ميلاديه)(?!\w))?"  # هـ also before tatweel is stripped
 )
-_OPENING_DATE = re.compile(
-    rf"\s*[^\W\d_]+(?:\s+[^\W\d_]+){{0,2}}(?P<date>\s*[\-–—:،,]?\s*{_ONE_DATE}"
-    rf"(?:\s*[،,]?\s*(?:الموافق\s*(?:ل\s*)?)?{_ONE_DATE})?)"
+_OPENING_PLACE = r"\s*[^\W\d_]+(?:\s+[^\W\d_]+){0,2}"
+_DATELINE_GAPS = (
+    # the date of a dated dateline: "بريده 10 جمادي الاخره 1448 ه الموافق 21 نوفمبر 2026 م واس"
+    re.compile(rf"{_OPENING_PLACE}(?P<gap>\s*[\-–—:،,]?\s*{_ONE_DATE}"
+               rf"(?:\s*[،,]?\s*(?:الموافق\s*(?:ل\s*)?)?{_ONE_DATE})?)"),
+    # a lone quote mark standing for the colon: 'سنغافوره "رويترز', 'دبي"رويترز'
+    re.compile(rf'{_OPENING_PLACE}\s*(?P<gap>")(?=[^"\n]*$)'),
 )
-"""A place, then the date of a dated dateline (``بريده 10 جمادي الاخره 1448 ه الموافق ...``)."""
+"""What may stand between the opening place and the agency of a dateline instead of a dash."""
 
 MAX_CONTEXT_SEGMENTS = 4
 """Place, outlet and reporter segments allowed around the agency in a dateline or byline."""
@@ -99,15 +105,19 @@ MAX_NAMES_CHARS = 100
 """Longer than any agency name or list of names: running text, not looked up."""
 TAIL_LINES = 3
 LEAD_MIN_WORDS = 6
-"""A shorter opening line is a byline or a dateline, not the lead paragraph."""
+"""A line of fewer words is a byline or a dateline, not the lead paragraph."""
 LEAD_CHARS = 120
+"""A lead credit opens within the first clause, before this many characters."""
 MAX_SUBJECT_WORDS = 8
+"""A verb and its subject ("أعلنت وزارة التعليم"); longer, the parenthesis is inside the sentence."""
+_WORD = re.compile(r"[^\W\d_]+")
 _LEAD_PARENTHESIS = re.compile(r"\(\s*(?P<term>[^()\n]{1,40}?)\s*\)")
 _CITATION_MARKER = re.compile(
     r"(?<!\w)(?:[وف]?(?:ب?حسب|وفق|وفقا|طبقا|نقلا|نقلت|نقلته|عبر|اوردت|اوردته|ذكرته|نشرته|مصدر|مصادر)|"
     r"[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)|[وفلب]{0,2}(?:ال)?قناه)(?!\w)"
 )
 _LATIN = re.compile(r"[a-z]")
+# "قال لـ (واس)", "في تصريح ل (كونا)": the agency spoken to, not the author
 _PREPOSITION_AT_END = re.compile(r"(?<!\w)(?:لـ*|لل|ب|مع|عن|الي|من|في|علي|عبر|كما)\s*$")
 
 
@@ -278,7 +288,7 @@ def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_C
     reporting verb: the running text; a colon after the agency ends the scan too. What precedes
     the running text is a credit only when it ends on a dateline separator (``-`` or ``:``).
     """
-    folded_line = _date_as_separator(folded_line)
+    folded_line = _gap_as_dash(folded_line)
     found: list[tuple[_Segment, str, bool]] = []
     scanned: list[_Segment] = []
     context = 0
@@ -317,17 +327,17 @@ def _credit_line(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_C
     return credits
 
 
-def _date_as_separator(folded_line: str) -> str:
-    """The line with the date after its opening place turned into a dash of the same length.
+def _gap_as_dash(folded_line: str) -> str:
+    """The line with a date or lone quote after its opening place turned into a dash (same length).
 
     "بريده 10 جمادي الاخره 1448 ه الموافق 21 نوفمبر 2026 م واس" then scans as "بريده - واس";
     offsets are kept, so the evidence spans the date too.
     """
-    m = _OPENING_DATE.match(folded_line)
-    if not m:
-        return folded_line
-    start, end = m.span("date")
-    return folded_line[:start] + " -" + " " * (end - start - 2) + folded_line[end:]
+    for gap in _DATELINE_GAPS:
+        if m := gap.match(folded_line):
+            start, end = m.span("gap")
+            return folded_line[:start] + "-".ljust(end - start) + folded_line[end:]
+    return folded_line
 
 
 def _is_sentence(segment: str) -> bool:
@@ -382,7 +392,7 @@ def _lead_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) -> li
     if not (agency_id := gazetteer.lookup(m.group("term"))):
         return []
     subject = sentence[:m.start()]
-    if (len(subject.split()) > MAX_SUBJECT_WORDS or _CITATION_MARKER.search(subject)
+    if (len(_WORD.findall(subject)) > MAX_SUBJECT_WORDS or _CITATION_MARKER.search(subject)
             or _PREPOSITION_AT_END.search(subject) or gazetteer.citations(subject)):
         return []
     return [_Credit(agency_id, offset + m.start(), offset + m.end(), "parenthetical")]
@@ -391,7 +401,7 @@ def _lead_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) -> li
 def _find_credits(folded: str, gazetteer: Gazetteer) -> list[_Credit]:
     lines = [(m.group(), m.start()) for m in re.finditer(r"[^\n]+", folded)]
     tail = {offset for _, offset in lines[-TAIL_LINES:]}
-    lead = next((offset for line, offset in lines if len(line.split()) >= LEAD_MIN_WORDS), None)
+    lead = next((offset for line, offset in lines if len(_WORD.findall(line)) >= LEAD_MIN_WORDS), None)
     credits: list[_Credit] = []
     for line, offset in lines:
         if offset == lead:

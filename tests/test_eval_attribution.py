@@ -61,7 +61,8 @@ def test_corpus_cases_are_skipped_with_a_reason_without_the_dataset(tmp_path):
     cases, skipped = load_corpus_cases(tmp_path)
     assert cases == []
     references = len(read_jsonl(CORPUS_REFERENCES))
-    assert skipped == [f"{references} saudinewsnet cases skipped: {tmp_path / 'saudinewsnet/articles.jsonl.gz'} not found"]
+    dataset = tmp_path / "saudinewsnet/articles.jsonl.gz"
+    assert skipped == [f"{references} saudinewsnet cases skipped: {dataset} not found"]
 
 
 @pytest.mark.shared_data
