@@ -16,6 +16,7 @@ from pathlib import Path
 import fsspec
 from warcio.archiveiterator import ArchiveIterator
 
+from pipelines.archive import list_warc_files
 from pipelines.settings import Settings
 
 STATE_FILE = "crawl-seen.sqlite3"
@@ -74,13 +75,6 @@ def open_state(settings: Settings) -> SeenState:
     return SeenState(Path(settings.state_dir) / STATE_FILE)
 
 
-def archive_warc_files(settings: Settings, source_id: str | None = None) -> list[str]:
-    """Every WARC file of the archive (one source, or all), as fsspec URLs, sorted."""
-    fs, root = fsspec.core.url_to_fs(settings.archive)
-    pattern = f"{root.rstrip('/')}/{source_id or '*'}/*/*/*/*.warc.gz"
-    return sorted(fs.unstrip_protocol(path) for path in fs.glob(pattern))
-
-
 def seen_entries_in_warc(warc_url: str) -> Iterator[SeenEntry]:
     """The keys recorded in a WARC's metadata records by the crawler."""
     with fsspec.open(warc_url, "rb") as stream:
@@ -98,8 +92,8 @@ def rebuild_state(settings: Settings, source_id: str | None = None) -> dict[str,
     state = open_state(settings)
     state.clear(source_id)
     sources: set[str] = set()
-    for warc in archive_warc_files(settings, source_id):
-        entries = list(seen_entries_in_warc(warc))
+    for warc in list_warc_files(settings.archive, sources=[source_id] if source_id else None):
+        entries = list(seen_entries_in_warc(warc.url))
         state.add(entries)
         sources.update(entry.source_id for entry in entries)
     return {sid: len(state.keys(sid)) for sid in sorted(sources)}
