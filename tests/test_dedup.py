@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.dedup import StoryClusterer, assign_story_clusters, content_hash, minhash_signature, normalize_for_matching
+from pipelines.dedup import (
+    PROFILE_WORDS,
+    StoryClusterer,
+    assign_story_clusters,
+    content_hash,
+    minhash_signature,
+    normalize_for_matching,
+    story_groups,
+    word_profile,
+)
 from pipelines.evaluation import dedup as dedup_evaluation
 
 TEXTS = {row["doc_id"]: row["text"] for row in map(json.loads, dedup_evaluation.TEXTS.read_text("utf-8").splitlines())}
@@ -81,13 +90,73 @@ def test_similarity_of_an_edited_copy_is_high_and_of_a_templated_other_story_low
     assert original.jaccard(other) < 0.3
 
 
+CABLE = ("بعث خادم الحرمين الشريفين الملك سلمان بن عبدالعزيز آل سعود برقية تهنئة لفخامة الرئيس {name} رئيس "
+         "جمهورية {country} بمناسبة ذكرى استقلال بلاده. وأعرب الملك باسمه واسم شعب وحكومة المملكة العربية "
+         "السعودية عن أصدق التهاني وأطيب التمنيات بالصحة والسعادة لفخامته، ولحكومة وشعب {country} الصديق "
+         "اطراد التقدم والازدهار.{tail}")
+"""Our own text in the form of the SPA congratulation cables that one template fills with names."""
+
+
+def cables() -> list[tuple[str, str]]:
+    copies = [("cable-x1", CABLE.format(name="جان بيير مولان", country="فالدونيا", tail="")),
+              ("cable-x2", "واس - الرياض: " + CABLE.format(name="جان بيير مولان", country="فالدونيا", tail="")),
+              ("cable-x3", CABLE.format(name="جان بيير مولان", country="فالدونيا",
+                                        tail=" كما بعث ولي العهد برقية مماثلة."))]
+    return [*copies, ("cable-y", CABLE.format(name="أندريس كامبو", country="سيرانيا", tail=""))]
+
+
+def test_templated_cable_to_another_country_is_another_story():
+    unrelated = [(doc_id, TEXTS[doc_id]) for doc_id in ("h2a", "h2c", "h3a", "h3c")]
+    clusters = assign_story_clusters([*cables(), *unrelated])
+    assert {k: v for k, v in clusters.items() if k.startswith("cable")} == {
+        "cable-x1": "cable-x1", "cable-x2": "cable-x1", "cable-x3": "cable-x1", "cable-y": "cable-y"}
+    # The shingles alone would have merged it: the template is most of the text.
+    signatures = {doc_id: minhash_signature(text) for doc_id, text in cables()}
+    assert signatures["cable-y"].jaccard(signatures["cable-x1"]) >= 0.5
+
+
+def test_story_groups_do_not_chain_through_a_text_bundling_two_stories():
+    # a1-a3 are one story, b1-b3 another, "both" bundles them and is confirmed with all six.
+    story_a, story_b = ["a1", "a2", "a3"], ["b1", "b2", "b3"]
+    pairs = [(x, y) for group in (story_a, story_b) for i, x in enumerate(group) for y in group[i + 1:]]
+    pairs += [("both", x) for x in story_a + story_b]
+    groups = story_groups(["both", *story_a, *story_b], pairs)
+    assert groups["a2"] == groups["a3"] == "a1" and groups["b2"] == groups["b3"] == "b1"
+    assert groups["both"] in {"a1", "b1"}
+    for seed in range(3):
+        shuffled = pairs[:]
+        random.Random(seed).shuffle(shuffled)
+        assert story_groups(reversed(["both", *story_a, *story_b]), [(b, a) for a, b in shuffled]) == groups
+
+
+def test_story_groups_join_stars_that_are_densely_linked():
+    # Two centres each took part of one story, and most pairs across them are confirmed.
+    pairs = [("c1", "m1"), ("c1", "m2"), ("c1", "m3"), ("c2", "n1"), ("c2", "n2"), ("c2", "n3"),
+             ("m1", "m2"), ("m1", "m3"), ("m2", "m3"), ("n1", "n2"), ("n1", "n3"), ("n2", "n3"),
+             ("c1", "c2"), ("c1", "n1"), ("c1", "n2"), ("m1", "c2"), ("m1", "n1"), ("m2", "n2"),
+             ("m3", "n3"), ("m2", "c2")]
+    groups = story_groups(["c1", "c2", "m1", "m2", "m3", "n1", "n2", "n3"], pairs)
+    assert set(groups.values()) == {"c1"}
+    assert story_groups(["x", "y", "z"], [("x", "y")]) == {"x": "x", "y": "x", "z": "z"}
+
+
+def test_word_profile_is_bounded_and_keeps_no_text():
+    words = [f"كلمة{i}" for i in range(3 * PROFILE_WORDS)]
+    profile = word_profile(words)
+    assert len(profile.words) == PROFILE_WORDS and len(profile.lead) == 40
+    assert profile.words.typecode == "I" and list(profile.words) == sorted(profile.words)
+
+
 def test_dedup_labels_reference_the_corpus_without_copying_it():
     rows = [json.loads(line) for line in dedup_evaluation.PAIRS.read_text("utf-8").splitlines()]
     assert all(row["provenance"] for row in rows)
+    assert len({row["pair_id"] for row in rows}) == len(rows) == 196
     corpus = [ref for row in rows for ref in (row["a"], row["b"]) if "dataset" in ref]
     assert corpus and all(set(ref) == {"dataset", "line"} for ref in corpus)
-    assert sum(row["same_story"] for row in rows) >= 40
-    assert sum(not row["same_story"] for row in rows) >= 20
+    by_split = {split: [row["same_story"] for row in rows if row["split"] == split]
+                for split in ("handwritten", "tune", "heldout", "audit")}
+    assert {split: (sum(labels), len(labels) - sum(labels)) for split, labels in by_split.items()} == {
+        "handwritten": (5, 6), "tune": (39, 18), "heldout": (43, 5), "audit": (68, 12)}
 
 
 def test_handwritten_pairs_are_grouped_exactly():
@@ -99,7 +168,12 @@ def test_handwritten_pairs_are_grouped_exactly():
 def test_duplicate_grouping_on_the_labelled_corpus_pairs(shared_data: Path):
     result = dedup_evaluation.run(shared_data)
     assert result["skipped_pairs"] == 0
-    assert result["pairs"] == 68
-    # Measured: precision 0.90, recall 0.64 (tuned on these pairs; no held-out set).
-    assert result["precision"] >= 0.88
-    assert result["recall"] >= 0.6
+    assert result["pairs"] == 196
+    splits = result["splits"]
+    # Measured 0.9667 / 0.7436 on the pairs the thresholds were chosen on (shingles alone: 0.89 / 0.62),
+    assert splits["tune"]["precision"] >= 0.96 and splits["tune"]["recall"] >= 0.74
+    # 1.0 / 0.7674 on the held-out pairs (shingles alone: 0.94 / 0.72),
+    assert splits["heldout"]["precision"] == 1.0 and splits["heldout"]["recall"] >= 0.76
+    # 0.9077 / 0.8676 on the audit of corpus merges (shingles alone: 0.91 / 0.75).
+    assert splits["audit"]["precision"] >= 0.9 and splits["audit"]["recall"] >= 0.86
+    assert splits["handwritten"]["precision"] == splits["handwritten"]["recall"] == 1.0

@@ -13,8 +13,9 @@ Each pair belongs to a split, scored on its own as well as overall:
 - ``tune``: MinHash candidates at a low threshold; the thresholds were chosen on these.
 - ``heldout``: candidates drawn at random per similarity band and labelled before tuning,
   never used to choose anything.
-- ``audit``: pairs drawn at random from those one clustering of the whole corpus put together,
-  a check of precision at corpus scale (the split name says which clustering was audited).
+- ``audit``: pairs drawn at random from those that a clustering of the corpus put together, or
+  on which two clusterings disagreed (each row's provenance says which): precision as the
+  pipeline meets it, though scored here in the small batch of labelled articles.
 """
 
 from __future__ import annotations
