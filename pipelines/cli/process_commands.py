@@ -13,10 +13,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines import process
 from pipelines.cli import app
 from pipelines.cli.output import console, print_json
 from pipelines.settings import get_settings
+
+# pipelines.process is imported inside the commands: it loads the whole processing stack
+# (datasketch, scipy, langdetect profiles), which every other `newswire` command would pay for.
 
 SINCE = typer.Option(None, "--since", help="First crawl day (YYYY-MM-DD), inclusive.")
 UNTIL = typer.Option(None, "--until", help="Last crawl day (YYYY-MM-DD), inclusive.")
@@ -63,6 +65,8 @@ def extract(
     index: bool = typer.Option(False, "--index", help="Also index the record."),
 ) -> None:
     """Process one saved page and print its record as JSON (for debugging a page)."""
+    from pipelines import process
+
     settings = get_settings()
     profile = process.SourceProfile()
     if source:
@@ -94,6 +98,8 @@ def process_command(
     as_json: bool = AS_JSON,
 ) -> None:
     """Process newly archived crawls: records, dead letters and the index."""
+    from pipelines import process
+
     settings = get_settings()
     with _progress(not as_json) as advance:
         summary = process.process_archive(settings, since=_day(since), until=_day(until), sources=sources,
@@ -111,6 +117,8 @@ def reprocess(
     as_json: bool = AS_JSON,
 ) -> None:
     """Process archived crawls again (after a parser improves); reads only the raw archive."""
+    from pipelines import process
+
     settings = get_settings()
     with _progress(not as_json) as advance:
         summary = process.reprocess(settings, since=_day(since), until=_day(until), sources=sources,
@@ -127,6 +135,8 @@ def reprocess(
 
 
 def _finish(summary: dict, title: str, as_json: bool, settings) -> None:
+    from pipelines import process
+
     if as_json:
         print_json(summary)
     else:
@@ -147,7 +157,7 @@ def demo(
 ) -> None:
     """The main job on the embedded default: local engine, bundled demo mirror, crawl, process, search."""
     from crawler.mirror import serve_demo_mirror
-    from pipelines import local_engine
+    from pipelines import local_engine, process
 
     settings = get_settings()
     with console.status("starting the local search engine ..."):
