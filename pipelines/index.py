@@ -355,6 +355,12 @@ class SearchEngine:
         names = [name for name in indices if name.startswith(prefix) and name[len(prefix):].isdigit()]
         return sorted(names, key=lambda name: int(_VERSION_RE.search(name).group(1)))
 
+    def version_being_built(self) -> str | None:
+        """A version newer than the serving one exists while a rebuild fills it, until the switch."""
+        versions = self.versions()
+        serving = self.current_index()
+        return versions[-1] if versions and versions[-1] != serving else None
+
     def current_index(self) -> str:
         """The index the read alias points at."""
         answer = self.request("GET", _path("_alias", self.settings.read_alias))

@@ -129,6 +129,7 @@ class BatchSummary:
     error_reasons: Counter = field(default_factory=Counter)
     outputs: list[str] = field(default_factory=list)
     index: str | None = None
+    also_indexed_into: str | None = None
 
     @property
     def failure_rate(self) -> float:
@@ -144,6 +145,7 @@ class BatchSummary:
             "index_failed": self.index_failed, "failure_rate": round(self.failure_rate, 4),
             "languages": dict(self.languages), "agencies": dict(self.agencies),
             "error_reasons": dict(self.error_reasons), "outputs": self.outputs, "index": self.index,
+            "also_indexed_into": self.also_indexed_into,
         }
 
 
@@ -290,12 +292,25 @@ def process_archive(
             summary.index = target_index or engine.ensure_ready()
             result = engine.bulk_upsert(finished_records(), index=target_index)
             summary.indexed, summary.index_failed = result.indexed, result.failed
-            engine.refresh()
+            if target_index is None and (building := engine.version_being_built()):
+                # A rebuild copied the serving index before these records existed; without this
+                # they would vanish from search when it switches the aliases.
+                engine.bulk_upsert(_read_outputs(summary.outputs), index=building)
+                engine.refresh(building)
+                summary.also_indexed_into = building
+            engine.refresh(target_index)
         else:
             for _ in finished_records():
                 pass
     _mark_processed(settings, warcs)
     return summary.as_dict()
+
+
+def _read_outputs(paths: list[str]) -> Iterator[Article]:
+    for path in paths:
+        with fsspec.open(path, "r", encoding="utf-8") as lines:
+            for line in lines:
+                yield Article.model_validate_json(line)
 
 
 def _count(summary: BatchSummary, article: Article) -> None:
@@ -367,7 +382,6 @@ def reprocess(
     try:
         copied = engine.copy_documents(old_index, new_index)
         summary = process_archive(settings, warc_files=files, target_index=new_index, progress=progress)
-        engine.refresh()
         expected = max(copied, engine.count(old_index))
         got = engine.count(new_index)
         if got < expected:

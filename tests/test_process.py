@@ -202,3 +202,25 @@ def test_extract_command_prints_the_record_and_indexes_it(engine_settings, tmp_p
     found = subprocess.run([sys.executable, "-m", "pipelines.cli", "search", "أستانا", "--agency", "tasnim", "--json"],
                            env=env, capture_output=True, text=True, timeout=120, check=True)
     assert [hit["id"] for hit in json.loads(found.stdout)["hits"]] == [SEED_ID]
+
+
+@pytest.mark.engine
+def test_nightly_processing_during_a_rebuild_reaches_the_new_version_too(engine_settings, tmp_path):
+    settings = engine_settings.model_copy(
+        update={"data_dir": tmp_path, "index_prefix": f"{engine_settings.index_prefix}-overlap"})
+    from pipelines.index import SearchEngine
+
+    engine = SearchEngine.connect(settings)
+    engine.ensure_ready()
+    building = engine.create_next_version()  # a rebuild has copied the serving index and is still running
+
+    _archive_with_bad_input(Path(settings.archive))  # tonight's crawl arrives meanwhile
+    summary = process.process_archive(settings)
+    assert (summary["index"], summary["also_indexed_into"]) == (settings.index_name(1), building)
+    assert engine.count(settings.index_name(1)) == engine.count(building) == 2
+
+    engine.switch_aliases(building)  # the rebuild completes: tonight's articles are still found
+    from pipelines.search import search_articles
+
+    assert [hit.id for hit in search_articles(engine, "إدلب")] == [SEED_ID]
+    assert engine.version_being_built() is None
