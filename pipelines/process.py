@@ -326,11 +326,13 @@ def _count(summary: BatchSummary, article: Article) -> None:
 
 
 def _write_dead_letters(settings: Settings, warc: WarcFile, dead: list[dict]) -> None:
-    if not dead:
-        return
+    """The dead letters of one WARC file, as of its latest processing (like its processed records)."""
     path = dead_letter_path(settings, warc)
+    if not dead:
+        path.unlink(missing_ok=True)  # a fixed parser leaves no stale failures behind
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as out:
+    with path.open("w", encoding="utf-8") as out:
         for entry in dead:
             out.write(json.dumps(entry, ensure_ascii=False) + "\n")
 

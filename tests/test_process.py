@@ -126,6 +126,11 @@ def test_archive_batch_survives_bad_input_and_writes_dead_letters(data_settings)
     assert again["warc_files"] == 0
     assert warc.exists()
 
+    # Processing it again replaces its dead letters instead of adding a second copy.
+    process.process_archive(data_settings, index=False, only_new=False)
+    assert [json.loads(line) for line in dead_file.read_text().splitlines()][0]["reason"] == dead[0]["reason"]
+    assert len(dead_file.read_text().splitlines()) == 3
+
 
 def test_failure_rate_threshold(data_settings):
     _archive_with_bad_input(Path(data_settings.archive))
