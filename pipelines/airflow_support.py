@@ -32,37 +32,20 @@ WARC files. The processing DAG is scheduled on it."""
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
-# Retries back off exponentially: a site that is down at 02:00 is tried again a few minutes later,
-# then less and less often, instead of hammering it.
-CRAWL_TASK_ARGS: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(hours=1),
-    "execution_timeout": timedelta(hours=2),
-}
-PROCESS_TASK_ARGS: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
-    "execution_timeout": timedelta(hours=4),
-}
-REPROCESS_TASK_ARGS: dict[str, Any] = {
-    # A failed rebuild deletes its half-built index, so one retry is safe.
-    "retries": 1,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
-    "execution_timeout": timedelta(hours=12),
-}
-QUICK_TASK_ARGS: dict[str, Any] = {
-    "retries": 1,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=5),
-    "execution_timeout": timedelta(minutes=5),
-}
+
+def _task_args(retries: int, first_retry: timedelta, longest_retry: timedelta, timeout: timedelta) -> dict[str, Any]:
+    """Task defaults; retries back off exponentially from `first_retry` up to `longest_retry`."""
+    return {"retries": retries, "retry_delay": first_retry, "retry_exponential_backoff": 2.0,
+            "max_retry_delay": longest_retry, "execution_timeout": timeout}
+
+
+# A site that is down at 02:00 is tried again a few minutes later, then less and less often,
+# instead of hammering it.
+CRAWL_TASK_ARGS = _task_args(3, timedelta(minutes=5), timedelta(hours=1), timedelta(hours=2))
+PROCESS_TASK_ARGS = _task_args(2, timedelta(minutes=2), timedelta(minutes=30), timedelta(hours=4))
+# A failed rebuild deletes its half-built index, so one retry is safe.
+REPROCESS_TASK_ARGS = _task_args(1, timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=12))
+QUICK_TASK_ARGS = _task_args(1, timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=5))
 
 
 class CrawlFailed(RuntimeError):

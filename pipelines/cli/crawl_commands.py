@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from pipelines.cli import app
+from pipelines.cli.options import parse_day
 from pipelines.cli.output import console, print_json
 from pipelines.settings import get_settings
 
@@ -18,15 +18,6 @@ mirror_app = typer.Typer(help="Local mirrors of news sites, for demos and tests.
 state_app = typer.Typer(help="The crawler's seen-state (what is already archived).", no_args_is_help=True)
 app.add_typer(mirror_app, name="mirror")
 app.add_typer(state_app, name="crawl-state")
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from exc
 
 
 def _parse_overrides(pairs: list[str]) -> dict[str, str]:
@@ -87,7 +78,7 @@ def crawl(
     settings = get_settings()
     overrides = {**settings.base_url_overrides, **_parse_overrides(base_url_override or [])}
     settings = settings.model_copy(update={"base_url_overrides": overrides})
-    window = (_parse_date(since, "--since"), _parse_date(until, "--until"))
+    window = (parse_day(since, "--since"), parse_day(until, "--until"))
     try:
         with console.status("crawling ..."):
             manifests = run_crawl(settings, source or [], since=window[0], until=window[1],

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from pipelines.cli import app
+from pipelines.cli.options import parse_day
 from pipelines.cli.output import console, print_json
 from pipelines.settings import get_settings
 
@@ -24,10 +25,6 @@ SINCE = typer.Option(None, "--since", help="First crawl day (YYYY-MM-DD), inclus
 UNTIL = typer.Option(None, "--until", help="Last crawl day (YYYY-MM-DD), inclusive.")
 SOURCES = typer.Option(None, "--source", help="Source id (repeatable); default: all.")
 AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdout.")
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 @contextmanager
@@ -102,7 +99,7 @@ def process_command(
 
     settings = get_settings()
     with _progress(not as_json) as advance:
-        summary = process.process_archive(settings, since=_day(since), until=_day(until), sources=sources,
+        summary = process.process_archive(settings, since=parse_day(since, "--since"), until=parse_day(until, "--until"), sources=sources,
                                           index=not no_index, only_new=not all_files, progress=advance)
     _finish(summary, "processing", as_json, settings)
 
@@ -121,7 +118,7 @@ def reprocess(
 
     settings = get_settings()
     with _progress(not as_json) as advance:
-        summary = process.reprocess(settings, since=_day(since), until=_day(until), sources=sources,
+        summary = process.reprocess(settings, since=parse_day(since, "--since"), until=parse_day(until, "--until"), sources=sources,
                                     mode=mode, dry_run=dry_run, progress=advance)
     if dry_run:
         if as_json:

@@ -6,7 +6,6 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.cli import app
+from pipelines.cli.options import parse_day
 from pipelines.cli.output import console, print_json
 from pipelines.index import SearchEngine, SearchEngineError
 from pipelines.kibana import FLAVOURS, KibanaSetupError, import_saved_objects, saved_objects, to_ndjson
@@ -45,15 +45,6 @@ def _reported(action: str) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-29", param_hint=option) from None
-
-
 def _highlighted(snippet: str) -> str:
     """Rich markup for a snippet: the matched words in bold."""
     return _MARK.sub(lambda match: f"[bold yellow]{match.group(1)}[/]", escape(snippet))
@@ -70,7 +61,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Hits as JSON on stdout.")] = False,
 ) -> None:
     """Ranked hits with title, agency, date and a highlighted snippet."""
-    since_day, until_day = _day(since, "--since"), _day(until, "--until")
+    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
     engine = _connect()
     with _reported("search"):
         hits = search_articles(engine, query, agency=agency, lang=lang, since=since_day, until=until_day, size=size)
