@@ -1,8 +1,7 @@
-"""The raw archive: one gzipped WARC file (ISO 28500, via warcio) per source per run.
+"""Writing the raw archive: one gzipped WARC file (ISO 28500, via warcio) per source per run.
 
-Layout: ``{archive}/{source_id}/{YYYY}/{MM}/{DD}/{source_id}-{run_id}.warc.gz`` with the run's
-manifest beside it. Files go through fsspec, so the root may be a folder or ``s3://...``, and
-are only ever created, never rewritten.
+Where the files go is :mod:`kernel.archive`. Files go through fsspec, so the root may be a
+folder or ``s3://...``, and are only ever created, never rewritten.
 """
 
 from __future__ import annotations
@@ -26,13 +25,6 @@ RENAMED_HEADERS = {"transfer-encoding": "X-Archive-Orig-Transfer-Encoding"}
 
 class ArchiveExistsError(FileExistsError):
     """Archived files are never rewritten: a run must not reuse another run's file name."""
-
-
-def run_paths(archive_root: str, source_id: str, run_id: str, started_at: datetime) -> tuple[str, str]:
-    """(WARC URL, manifest URL) of one source's run; the date is the run's UTC date."""
-    folder = f"{archive_root.rstrip('/')}/{source_id}/{started_at:%Y/%m/%d}"
-    stem = f"{folder}/{source_id}-{run_id}"
-    return f"{stem}.warc.gz", f"{stem}.manifest.json"
 
 
 def warc_date(moment: datetime) -> str:

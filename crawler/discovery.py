@@ -13,6 +13,8 @@ from parsel import Selector
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
+from kernel.dates import parse_iso_datetime
+
 MAX_SITEMAP_BYTES = 50_000_000  # the sitemap protocol's own limit for an uncompressed file
 XML_PARSER = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
 
@@ -35,13 +37,11 @@ def parse_date(value: str | None) -> datetime | None:
     """ISO 8601 (sitemaps, Atom, <time>) or RFC 822 (RSS) dates; None when unreadable."""
     if not value or not value.strip():
         return None
-    text = value.strip()
+    parsed = parse_iso_datetime(value)
+    if parsed is not None:
+        return parsed
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(text)
+        return parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
 

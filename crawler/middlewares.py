@@ -51,7 +51,9 @@ class RetryBackoffMiddleware:
     async def process_request(self, request):
         delay = backoff_delay(self.base_delay, request.meta.get("retry_times", 0))
         if delay > 0:
-            from twisted.internet import reactor  # the one Scrapy installed, not a default
+            from twisted.internet import (
+                reactor,  # the one Scrapy installed, not a default
+            )
 
             await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
         return None

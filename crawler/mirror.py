@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from crawler import demo_site
-from pipelines.urls import canonicalize_url
+from kernel.urls import canonicalize_url
 
 BEHAVIOURS_FILE = "_behaviours.yaml"
 BASE_URL_PLACEHOLDER = b"{{base_url}}"
@@ -211,16 +211,7 @@ def serve_directories(roots: dict[str, Path], port_base: int = 0) -> Mirrors:
 
 # --- the bundled demo mirror ------------------------------------------------------------
 
-DemoMirror = Mirrors
-
-
-def load_demo_articles() -> list[dict]:
-    """Every demo article of infra/demo-mirror/articles/*.yaml (files sorted by name), each
-    with its mirror ``path`` added. The mirror also serves the seed page (see demo_site)."""
-    return demo_site.load_articles()
-
-
-def serve_demo_mirror(port_base: int = 0) -> DemoMirror:
+def serve_demo_mirror(port_base: int = 0) -> Mirrors:
     """Start the demo sources (tasnim, spa, sana) on 127.0.0.1; use as a context manager."""
     layouts = demo_site.load_layouts()
     articles = demo_site.load_articles()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crawler.archive import WarcArchive, run_paths, write_manifest
+from crawler.archive import WarcArchive, write_manifest
 from crawler.items import ArchivedPage
 from crawler.state import SeenEntry, open_state
+from kernel.archive import run_paths
 
 
 class WarcArchivePipeline:

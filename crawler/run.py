@@ -6,37 +6,17 @@ and the DAG tasks each run ``newswire crawl`` in their own process).
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from scrapy.crawler import CrawlerProcess
 
-from crawler.registry import Source, select_sources
+from crawler.crawl_run import CrawlRun, new_run_id
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders.registry_spider import RegistrySpider
 from crawler.state import open_state
-from pipelines.settings import Settings
-
-
-@dataclass
-class CrawlRun:
-    """Everything one source's spider needs to know about the run it belongs to."""
-
-    settings: Settings
-    source: Source
-    base_url: str  # the real site, or the mirror it is overridden with
-    run_id: str
-    since: date | None
-    until: date | None
-    seen: frozenset[str]  # seen-state keys archived by earlier runs
-    report: CrawlReport
-    manifests: list[dict]
-
-
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+from kernel.registry import select_sources
+from kernel.settings import Settings
 
 
 def crawl(settings: Settings, source_ids: list[str], *, since: date | None, until: date | None,

@@ -1,4 +1,4 @@
-"""Scrapy settings of the newswire crawler, derived from :class:`pipelines.settings.Settings`.
+"""Scrapy settings of the newswire crawler, derived from :class:`kernel.settings.Settings`.
 
 Politeness is not optional: robots.txt is obeyed, AutoThrottle adapts to each site, at most two
 requests run against one host at a time, and the User-Agent says who we are and where to write.
@@ -7,7 +7,7 @@ requests run against one host at a time, and the User-Agent says who we are and 
 from __future__ import annotations
 
 from crawler.middlewares import LOOPBACK_HOSTS
-from pipelines.settings import Settings
+from kernel.settings import Settings
 
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 

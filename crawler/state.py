@@ -16,8 +16,8 @@ from pathlib import Path
 import fsspec
 from warcio.archiveiterator import ArchiveIterator
 
-from pipelines.archive import list_warc_files
-from pipelines.settings import Settings
+from kernel.archive import list_warc_files
+from kernel.settings import Settings
 
 STATE_FILE = "crawl-seen.sqlite3"
 

@@ -7,10 +7,16 @@ yet; a manual run may widen the window with `since` / `until`.
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    TriggerRule,
+    dag,
+    get_current_context,
+    task,
+)
 
-from pipelines import airflow_support as support
-from pipelines.settings import get_settings
+from kernel.settings import get_settings
+from newswire import airflow_support as support
 
 settings = get_settings()
 
@@ -18,22 +24,15 @@ settings = get_settings()
 @dag(
     dag_id="newswire_crawl",
     schedule=CronDataIntervalTimetable(settings.crawl_schedule, timezone="UTC"),
-    start_date=support.START_DATE,
-    catchup=False,
-    max_active_runs=1,
     default_args=support.QUICK_TASK_ARGS,
-    tags=["newswire"],
     doc_md=__doc__,
     params={
-        "since": Param(
-            None, type=["null", "string"], format="date", title="Published since",
-            description="First publication day to crawl. Empty: the start of the run's data interval.",
-        ),
-        "until": Param(
-            None, type=["null", "string"], format="date", title="Published until",
-            description="Last publication day to crawl, inclusive. Empty: the end of the run's data interval.",
-        ),
+        "since": support.day_param(
+            "Published since", "First publication day to crawl. Empty: the start of the run's data interval."),
+        "until": support.day_param(
+            "Published until", "Last publication day to crawl, inclusive. Empty: the end of the run's data interval."),
     },
+    **support.DAG_DEFAULTS,
 )
 def newswire_crawl():
     @task

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from pipelines import airflow_support as support
+from newswire import airflow_support as support
 
 
 @dag(
     dag_id="newswire_process",
     schedule=[support.RAW_ARCHIVE],
-    start_date=support.START_DATE,
-    catchup=False,
-    max_active_runs=1,
     default_args=support.PROCESS_TASK_ARGS,
-    tags=["newswire"],
     doc_md=__doc__,
+    **support.DAG_DEFAULTS,
 )
 def newswire_process():
     @task(inlets=[support.RAW_ARCHIVE])

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from pipelines import airflow_support as support
-from pipelines.settings import get_settings
+from kernel.settings import get_settings
+from newswire import airflow_support as support
 
 SOURCES = support.source_choices(get_settings())
 
@@ -17,21 +17,13 @@ SOURCES = support.source_choices(get_settings())
 @dag(
     dag_id="newswire_reprocess",
     schedule=None,
-    start_date=support.START_DATE,
-    catchup=False,
-    max_active_runs=1,
     default_args=support.REPROCESS_TASK_ARGS,
-    tags=["newswire"],
     doc_md=__doc__,
     params={
-        "since": Param(
-            None, type=["null", "string"], format="date", title="From (crawl day)",
-            description="First crawl day to reprocess (UTC). Empty: from the oldest archived crawl.",
-        ),
-        "until": Param(
-            None, type=["null", "string"], format="date", title="Until (crawl day)",
-            description="Last crawl day to reprocess, inclusive (UTC). Empty: up to the newest crawl.",
-        ),
+        "since": support.day_param(
+            "From (crawl day)", "First crawl day to reprocess (UTC). Empty: from the oldest archived crawl."),
+        "until": support.day_param(
+            "Until (crawl day)", "Last crawl day to reprocess, inclusive (UTC). Empty: up to the newest crawl."),
         "sources": Param(
             None, type=["null", "array"], title="Sources",
             description="Sources to reprocess. Empty: every source.",
@@ -51,6 +43,7 @@ SOURCES = support.source_choices(get_settings())
             description="Only list the archived WARC files that would be reprocessed.",
         ),
     },
+    **support.DAG_DEFAULTS,
 )
 def newswire_reprocess():
     @task

@@ -47,11 +47,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from kernel.agencies import BUNDLED_AGENCIES, Agency, load_agencies
+from kernel.records import Attribution
+from pipelines.arabic import fold_letters
 
-from pipelines.records import Attribution
-
-GAZETTEER_PATH = Path(__file__).resolve().parent / "data" / "agencies.yaml"
 GENERIC_AGENCY = "agencies"
 
 RULE_CONFIDENCE = {"trailer": 0.97, "dateline": 0.93, "byline": 0.9, "parenthetical": 0.9, "via": 0.85}
@@ -62,7 +61,7 @@ _RULE_RANK = {rule: rank for rank, rule in enumerate(RULE_CONFIDENCE)}
 # Folding used for matching only; every mapping is one character to one, so offsets in the
 # folded text are offsets in the original.
 _NO_QUOTES = str.maketrans(dict.fromkeys("«»\"“”'", " "))
-_FOLD = str.maketrans("أإآٱىة" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "اااايه" + "abcdefghijklmnopqrstuvwxyz")
+_LATIN_CASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 _SEPARATORS = r"\-–—:/|،,()\[\]"
 _SEGMENTS = re.compile(rf"[^{_SEPARATORS}]+")
@@ -122,17 +121,6 @@ _PREPOSITION_AT_END = re.compile(r"(?<!\w)(?:لـ*|لل|ب|مع|عن|الي|من
 
 
 @dataclass(frozen=True)
-class Agency:
-    id: str
-    name_ar: str
-    name_en: str
-    names: tuple[str, ...]
-    short: tuple[str, ...]
-    places: tuple[str, ...] = ()
-    generic: bool = False
-
-
-@dataclass(frozen=True)
 class AttributionResult:
     credited: list[Attribution] = field(default_factory=list)
     """Credits, primary first (named before unnamed, then by rule strength, then position)."""
@@ -141,7 +129,7 @@ class AttributionResult:
 
 
 def fold(text: str) -> str:
-    return text.translate(_FOLD)
+    return fold_letters(text).translate(_LATIN_CASE)
 
 
 def term_key(term: str) -> str:
@@ -186,15 +174,8 @@ class Gazetteer:
     citation_patterns: tuple[re.Pattern, ...]
 
     @classmethod
-    def from_entries(cls, entries: list[dict]) -> "Gazetteer":
-        agencies = {
-            entry["id"]: Agency(
-                id=entry["id"], name_ar=entry["name_ar"], name_en=entry["name_en"],
-                names=tuple(entry.get("names") or ()), short=tuple(entry.get("short") or ()),
-                places=tuple(entry.get("places") or ()), generic=bool(entry.get("generic")),
-            )
-            for entry in entries
-        }
+    def from_agencies(cls, table: tuple[Agency, ...]) -> "Gazetteer":
+        agencies = {agency.id: agency for agency in table}
         terms: dict[str, str] = {}
         for agency in agencies.values():
             for term in agency.names + agency.short:
@@ -221,9 +202,8 @@ class Gazetteer:
 
 
 @lru_cache(maxsize=4)
-def load_gazetteer(path: Path = GAZETTEER_PATH) -> Gazetteer:
-    with open(path, encoding="utf-8") as handle:
-        return Gazetteer.from_entries(yaml.safe_load(handle))
+def load_gazetteer(path: Path = BUNDLED_AGENCIES) -> Gazetteer:
+    return Gazetteer.from_agencies(load_agencies(path))
 
 
 @dataclass(frozen=True)
@@ -446,13 +426,13 @@ def _attribution(credit: _Credit, text: str, gazetteer: Gazetteer) -> Attributio
     )
 
 
-def tag_attribution(text: str, title: str = "") -> AttributionResult:
+def tag_attribution(text: str, title: str = "", gazetteer: Gazetteer | None = None) -> AttributionResult:
     """Credited agencies (with evidence and its offset in ``text``) and cited agencies.
 
     ``text`` is the normalised text *including* its trailers (see pipelines.clean); the title
-    only contributes citations.
+    only contributes citations. ``gazetteer`` defaults to the bundled agency table's.
     """
-    gazetteer = load_gazetteer()
+    gazetteer = gazetteer or load_gazetteer()
     folded = fold(text)
     found = _find_credits(folded, gazetteer)
     credits = _primary_first(found, gazetteer)

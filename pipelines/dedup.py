@@ -46,6 +46,8 @@ from dataclasses import dataclass
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from pipelines.arabic import LETTER_VARIANTS
+
 NUM_PERM = 128
 SHINGLE_WORDS = 3
 CANDIDATE_THRESHOLD = 0.3
@@ -76,10 +78,9 @@ two texts: templated cables share everything but the names in their leads."""
 GROUP_LINK_DENSITY = 0.5
 """Two groups are one story when at least this share of the pairs across them is confirmed."""
 
+# Hamza seats on yeh and waw vary between copies of one story too; digits of either script match.
 _FOLD = str.maketrans({
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
-    "ى": "ي", "ی": "ي", "ئ": "ي",
-    "ة": "ه", "ؤ": "و", "ک": "ك",
+    **LETTER_VARIANTS, "ئ": "ي", "ؤ": "و",
     **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
     **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
 })

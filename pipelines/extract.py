@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +24,8 @@ import lxml.html
 import trafilatura
 from htmldate import find_date
 from lxml import etree
+
+from kernel.dates import parse_iso_datetime
 
 
 class ExtractionError(ValueError):
@@ -183,17 +186,6 @@ def _first_text(tree: lxml.html.HtmlElement, xpath: str) -> str | None:
     return None
 
 
-def _parse_datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    cleaned = value.strip().replace("Z", "+00:00")
-    cleaned = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", cleaned)  # +0330 -> +03:30
-    try:
-        return datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-
-
 def _structured_dates(tree: lxml.html.HtmlElement, article: dict) -> Iterator[str | None]:
     yield article.get("datePublished") if isinstance(article.get("datePublished"), str) else None
     yield _meta(tree, "article:published_time", "og:published_time", "pubdate", "publishdate", "date")
@@ -202,10 +194,10 @@ def _structured_dates(tree: lxml.html.HtmlElement, article: dict) -> Iterator[st
 
 def _published_at(tree: lxml.html.HtmlElement, article: dict, tz_name: str | None,
                   warnings: list[str]) -> datetime | None:
-    parsed = next(filter(None, map(_parse_datetime, _structured_dates(tree, article))), None)
+    parsed = next(filter(None, map(parse_iso_datetime, _structured_dates(tree, article))), None)
     if parsed is None:
         # No machine-readable date: htmldate reads dates from URLs and visible text (day only).
-        parsed = _parse_datetime(find_date(deepcopy(tree), original_date=True, extensive_search=True))
+        parsed = parse_iso_datetime(find_date(deepcopy(tree), original_date=True, extensive_search=True))
         if parsed is None:
             warnings.append("no_published_at")
             return None

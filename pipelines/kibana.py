@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLAVOURS = ("kibana", "opensearch-dashboards")

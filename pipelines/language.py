@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
+from pipelines.arabic import LETTER_VARIANTS, ZWNJ
+
 DetectorFactory.seed = 0  # langdetect samples randomly; a fixed seed makes it deterministic
 _FACTORY = DetectorFactory()
 _FACTORY.load_profile(PROFILES_DIRECTORY)
@@ -73,10 +75,13 @@ _URDU_WORDS = frozenset("ہے ہیں کے کا میں نے سے کو اور یہ
 _SORANI_WORDS = frozenset("لە بۆ کە ئەم ئەو لەگەڵ دەکات بوو یە دا".split())
 
 
+_UNIFY = str.maketrans({**{letter: LETTER_VARIANTS[letter] for letter in "\u06cc\u0649\u06a9"}, ZWNJ: None})
+
+
 def _unify(token: str) -> str:
-    """Persian and Arabic forms of yeh/kaf mean the same word here."""
-    return (token.replace("\u06cc", "\u064a").replace("\u0649", "\u064a")
-            .replace("\u06a9", "\u0643").replace("\u200c", ""))
+    """Persian and Arabic forms of yeh/kaf mean the same word here (the variants of the one table
+    that do not tell Persian from Arabic)."""
+    return token.translate(_UNIFY)
 
 
 _UNIFIED_ARABIC = frozenset(_unify(w) for w in _ARABIC_WORDS)

@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.settings import Settings
+from kernel.settings import Settings
 
 ENGINE_SOURCES = Path(__file__).resolve().parent.parent / "infra" / "engine"
 JAVA25_HOME = Path("/usr/lib/jvm/temurin-25-jdk-amd64")

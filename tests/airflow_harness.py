@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli.local_airflow_commands import stop_process_group
+from newswire.cli.local_airflow_commands import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -156,7 +156,7 @@ def standalone_newswire(engine_settings, tmp_path_factory) -> Iterator[dict[str,
         }
         # In subprocesses, as the DAG does: Scrapy's reactor cannot run twice in this process.
         for command in (["crawl", "--json"], ["process", "--json"]):
-            subprocess.run([sys.executable, "-m", "pipelines.cli", *command], env={**os.environ, **env},
+            subprocess.run([sys.executable, "-m", "newswire.cli", *command], env={**os.environ, **env},
                            check=True, capture_output=True, text=True)
         yield env
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kernel.settings import Settings, get_settings
 from pipelines import local_engine
-from pipelines.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from kernel.settings import Settings
 from pipelines.index import SearchEngine
-from pipelines.settings import Settings
 
 
 @contextmanager

@@ -7,10 +7,10 @@ import json
 from datetime import date
 
 import pytest
-
 from airflow_harness import DAGS_FOLDER, free_port
-from pipelines.settings import get_settings
 from warc_builder import FakePage, write_warc
+
+from kernel.settings import get_settings
 
 pytestmark = [pytest.mark.airflow, pytest.mark.engine]
 
@@ -37,10 +37,9 @@ def newswire_env(engine_settings, airflow_db, tmp_path, monkeypatch):
 
 
 def _raw_archive_events(run_id: str) -> list[dict]:
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         events = session.scalars(
@@ -51,10 +50,9 @@ def _raw_archive_events(run_id: str) -> list[dict]:
 
 
 def _task_result(run, task_id: str):
-    from sqlalchemy import select
-
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         value = session.scalars(select(XComModel.value).where(
@@ -65,7 +63,7 @@ def _task_result(run, task_id: str):
 
 def test_crawl_then_process_makes_the_demo_searchable(dagbag, newswire_env):
     from crawler.mirror import serve_demo_mirror
-    from pipelines.archive import list_warc_files
+    from kernel.archive import list_warc_files
     from pipelines.index import SearchEngine
     from pipelines.search import search_articles
 

@@ -12,10 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from airflow_harness import AirflowServer, free_port
-from pipelines.cli.local_airflow_commands import DAGS_FOLDER, standalone_env
-from pipelines.settings import get_settings
+
+from kernel.settings import get_settings
+from newswire.cli.local_airflow_commands import DAGS_FOLDER, standalone_env
 
 
 def test_standalone_env_points_airflow_at_the_project_and_the_mirror(tmp_path):
@@ -38,7 +38,7 @@ def test_standalone_env_points_airflow_at_the_project_and_the_mirror(tmp_path):
 def test_airflow_local_starts_standalone_says_where_to_log_in_and_stops_cleanly(engine_settings, tmp_path):
     port = free_port()
     env = {**os.environ, "NEWSWIRE_DATA_DIR": str(tmp_path), "NEWSWIRE_INDEX_PREFIX": f"{engine_settings.index_prefix}-local"}
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "airflow-local", "--port", str(port), "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "newswire.cli", "airflow-local", "--port", str(port), "--json"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         where = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.settings import get_settings
+from kernel.settings import get_settings
 
 pytestmark = [pytest.mark.airflow, pytest.mark.engine]
 

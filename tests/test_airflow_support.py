@@ -11,7 +11,7 @@ import pytest
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowFailException
 
-from pipelines import airflow_support as support
+from newswire import airflow_support as support
 
 
 def test_connection_with_host_port_scheme_login_and_ca_bundle():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.airflow_support import source_choices
-from pipelines.settings import get_settings
+from kernel.settings import get_settings
+from newswire.airflow_support import source_choices
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser, pytest.mark.engine]
 

@@ -7,8 +7,8 @@ import json
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.cli.annotate_commands import annotate_stream
+from newswire.cli import app
+from newswire.cli.annotate_commands import annotate_stream
 
 SEED_TRAILER_EVIDENCE = "المصدر : وكالة تسنيم للأنباء"
 

@@ -6,10 +6,14 @@ import re
 
 import pytest
 
+from crawler.demo_site import load_articles as load_demo_articles
+from kernel.agencies import Agency
 from pipelines.attribution import (
-    RULE_CONFIDENCE, Gazetteer, agency_names, load_gazetteer, tag_attribution,
+    Gazetteer,
+    agency_names,
+    load_gazetteer,
+    tag_attribution,
 )
-from crawler.mirror import load_demo_articles
 from pipelines.clean import normalize_text
 
 
@@ -31,7 +35,8 @@ def test_seed_is_credited_to_tasnim_by_its_trailer(seed_text):
     assert credit.evidence == "المصدر : وكالة تسنيم للأنباء"
     assert credit.position == text.index("المصدر : وكالة تسنيم للأنباء .")
     assert credit.rule == "trailer"
-    assert credit.confidence == RULE_CONFIDENCE["trailer"]
+    dateline = tag_attribution("دمشق-سانا: افتتح وزير الصحة اليوم مستشفى جديدا في ريف العاصمة.", "").credited[0]
+    assert dateline.rule == "dateline" and credit.confidence > dateline.confidence  # a source line says most
     assert (credit.name_ar, credit.name_en) == ("وكالة تسنيم الدولية للأنباء", "Tasnim News Agency")
     # "وكالة تسنيم الدولية للأنباء" in the body; the IAEA ("الوكالة الدولية للطاقة الذرية") is no news agency
     assert result.cited_agencies == ["tasnim"]
@@ -238,10 +243,10 @@ def test_gazetteer_covers_the_agencies_with_names_in_both_languages():
 
 
 def test_a_term_claimed_by_two_agencies_is_refused():
-    entries = [{"id": "one", "name_ar": "أ", "name_en": "A", "names": ["وكالة الخبر"]},
-               {"id": "two", "name_ar": "ب", "name_en": "B", "short": ["الخبر"]}]
+    table = (Agency(id="one", name_ar="أ", name_en="A", names=("وكالة الخبر",)),
+             Agency(id="two", name_ar="ب", name_en="B", short=("الخبر",)))
     with pytest.raises(ValueError, match="belongs to both one and two"):
-        Gazetteer.from_entries(entries)
+        Gazetteer.from_agencies(table)
 
 
 @pytest.mark.parametrize(

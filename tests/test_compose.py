@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from newswire.cli import app
 
 COMPOSE_DIR = Path(__file__).resolve().parent.parent / "infra" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"

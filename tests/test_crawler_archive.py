@@ -10,10 +10,11 @@ import fsspec
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.archive import ArchiveExistsError, WarcArchive, run_paths, write_manifest
+from crawler.archive import ArchiveExistsError, WarcArchive, write_manifest
 from crawler.items import ArchivedPage, HttpExchange
 from crawler.state import SeenEntry, open_state, rebuild_state
-from pipelines.settings import get_settings
+from kernel.archive import run_paths
+from kernel.settings import get_settings
 
 HTML = "<html><head><title>عنوان الخبر</title></head><body><p>نص</p></body></html>".encode()
 

@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from crawler.demo_site import DEMO_DIR
-from crawler.mirror import load_demo_articles, serve_demo_mirror
-from crawler.registry import article_match, load_registry
-from pipelines.settings import get_settings
+from crawler.demo_site import load_articles as load_demo_articles
+from crawler.mirror import serve_demo_mirror
+from kernel.registry import article_match, load_registry
+from kernel.settings import get_settings
 
 SEED_PAGE = Path(__file__).resolve().parent / "fixtures" / "pages" / "tasnim_seed.html"
 SEED_PATH = "/ar/news/2020/02/29/2216410/"
@@ -48,7 +49,7 @@ def test_wire_articles_are_realistic_and_off_the_seed_topics():
 
 
 def test_every_demo_article_is_served_at_a_url_its_real_source_accepts(mirror):
-    registry = {s.id: s for s in load_registry(get_settings(sources_file=None))}
+    registry = {s.id: s for s in load_registry(get_settings(agencies_file=None))}
     articles = load_demo_articles()
     assert len(articles) >= 15
     for article in articles:

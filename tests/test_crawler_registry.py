@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.registry import (
+from kernel.registry import (
     DiscoveryType,
     RegistryError,
     article_match,
@@ -16,7 +16,7 @@ from crawler.registry import (
     select_sources,
     url_key,
 )
-from pipelines.settings import get_settings
+from kernel.settings import get_settings
 
 REQUIRED = {"tasnim", "irna", "sana", "spa", "kuna", "wam", "qna", "petra", "mena", "wafa", "bna", "anadolu"}
 
@@ -39,7 +39,7 @@ ARTICLE_URLS = {
 
 @pytest.fixture()
 def registry():
-    return {s.id: s for s in load_registry(get_settings(sources_file=None))}
+    return {s.id: s for s in load_registry(get_settings(agencies_file=None))}
 
 
 def test_bundled_registry_has_the_agencies_of_the_issue(registry):
@@ -101,19 +101,27 @@ def test_duplicate_ids_are_rejected():
         parse_registry([_entry(), _entry()])
 
 
+def _agency(entry: dict) -> dict:
+    """An agency-table entry crawled with the registry fields of `entry`."""
+    crawl = {key: value for key, value in entry.items() if key not in ("id", "name_ar", "name_en")}
+    return {"id": entry["id"], "name_ar": entry["name_ar"], "name_en": entry["name_en"], "crawl": crawl}
+
+
 def test_a_new_source_is_just_an_entry(tmp_path: Path):
-    path = tmp_path / "sources.yaml"
-    path.write_text(yaml.safe_dump({"sources": [_entry(), _entry(id="off", enabled=False)]}), encoding="utf-8")
-    settings = get_settings(sources_file=path, enabled_sources=[])
+    path = tmp_path / "agencies.yaml"
+    entries = [_agency(_entry()), _agency(_entry(id="off", enabled=False)),
+               {"id": "credited", "name_ar": "وكالة", "name_en": "Credited only"}]
+    path.write_text(yaml.safe_dump({"agencies": entries}), encoding="utf-8")
+    settings = get_settings(agencies_file=path, enabled_sources=[])
     assert [s.id for s in select_sources(settings)] == ["demo"]  # enabled ones by default
     assert [s.id for s in select_sources(settings, ["off"])] == ["off"]  # asked for by id
-    assert [s.id for s in select_sources(get_settings(sources_file=path, enabled_sources=["off"]))] == ["off"]
+    assert [s.id for s in select_sources(get_settings(agencies_file=path, enabled_sources=["off"]))] == ["off"]
     with pytest.raises(RegistryError, match="unknown source id\\(s\\): nope"):
         select_sources(settings, ["nope"])
 
 
 def test_unreadable_registry_is_a_clear_error(tmp_path: Path):
-    path = tmp_path / "sources.yaml"
-    path.write_text("sources: [unclosed", encoding="utf-8")
-    with pytest.raises(RegistryError, match="cannot read source registry"):
-        load_registry(get_settings(sources_file=path))
+    path = tmp_path / "agencies.yaml"
+    path.write_text("agencies: [unclosed", encoding="utf-8")
+    with pytest.raises(RegistryError, match="cannot read the agency table"):
+        load_registry(get_settings(agencies_file=path))

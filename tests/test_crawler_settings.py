@@ -4,7 +4,7 @@ from scrapy import Request
 
 from crawler.middlewares import LocalMirrorMiddleware, backoff_delay
 from crawler.settings import scrapy_settings
-from pipelines.settings import get_settings
+from kernel.settings import get_settings
 
 
 def test_scrapy_settings_follow_newswire_settings(tmp_path):

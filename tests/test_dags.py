@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from airflow_harness import DAGS_FOLDER
-from pipelines.settings import get_settings
+
+from kernel.settings import get_settings
 
 EXPECTED = {"newswire_crawl", "newswire_process", "newswire_reprocess"}
 
@@ -58,7 +58,7 @@ def test_process_runs_on_the_raw_archive_asset(dagbag):
 
 
 def test_reprocess_is_manual_with_typed_params(dagbag):
-    from crawler.registry import load_registry
+    from kernel.registry import load_registry
 
     dag = dagbag.dags["newswire_reprocess"]
     assert dag.timetable.__class__.__name__ == "NullTimetable"

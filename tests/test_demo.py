@@ -16,7 +16,7 @@ SEED_TITLE = "في اتصاله هاتفيا بنظيره الروسي .. روح
 def test_demo_crawls_processes_and_finds_the_seed(engine_settings, tmp_path):
     env = dict(os.environ, NEWSWIRE_DATA_DIR=str(tmp_path / "data"),
                NEWSWIRE_INDEX_PREFIX=f"{engine_settings.index_prefix}-demo", COLUMNS="200")
-    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo"], env=env,
+    run = subprocess.run([sys.executable, "-m", "newswire.cli", "demo"], env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     output = run.stdout + run.stderr
@@ -27,7 +27,7 @@ def test_demo_crawls_processes_and_finds_the_seed(engine_settings, tmp_path):
 
     # Every demo article made it into the index, credited and with a language.
     listing = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "search", "", "--size", "100", "--json"],
+        [sys.executable, "-m", "newswire.cli", "search", "", "--size", "100", "--json"],
         env=env, capture_output=True, text=True, timeout=120, check=True)
     hits = json.loads(listing.stdout)["hits"]
     assert len(hits) >= 16
@@ -36,10 +36,10 @@ def test_demo_crawls_processes_and_finds_the_seed(engine_settings, tmp_path):
     assert sum(1 for hit in hits if hit["agency"]) >= 15
 
     # Running the main job again crawls nothing new and changes nothing.
-    again = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo"], env=env,
+    again = subprocess.run([sys.executable, "-m", "newswire.cli", "demo"], env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     listing_again = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "search", "", "--size", "100", "--json"],
+        [sys.executable, "-m", "newswire.cli", "search", "", "--size", "100", "--json"],
         env=env, capture_output=True, text=True, timeout=120, check=True)
     assert len(json.loads(listing_again.stdout)["hits"]) == len(hits)

@@ -19,11 +19,11 @@ from pathlib import Path
 from warc_builder import FakePage, write_warc
 
 from crawler import demo_site
-from crawler.mirror import load_demo_articles
-from pipelines import process
-from pipelines.cli.annotate_commands import annotate_stream
-from pipelines.records import article_id
-from pipelines.settings import get_settings
+from crawler.demo_site import load_articles as load_demo_articles
+from kernel.records import article_id
+from kernel.settings import get_settings
+from newswire.cli.annotate_commands import annotate_stream
+from pipelines import batch
 
 CORPUS = Path("saudinewsnet") / "articles.jsonl.gz"
 CORPUS_LINES = range(20232, 23443, 8)
@@ -110,7 +110,7 @@ def demo_pages() -> dict[str, list[FakePage]]:
 
 
 def processed_outcomes(settings) -> dict[str, tuple]:
-    summary = process.process_archive(settings, index=False, only_new=False)
+    summary = batch.process_archive(settings, index=False, only_new=False)
     records = [json.loads(line) for output in summary["outputs"]
                for line in Path(output).read_text("utf-8").splitlines()]
     assert len(records) == len({r["id"] for r in records})

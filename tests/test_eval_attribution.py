@@ -7,11 +7,17 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from newswire.cli import app
 from pipelines.evaluation import read_jsonl
 from pipelines.evaluation.attribution import (
-    CORPUS_REFERENCES, HANDWRITTEN, AttributionCase, evaluate, label_summary, load_corpus_cases,
-    load_handwritten, run,
+    CORPUS_REFERENCES,
+    HANDWRITTEN,
+    AttributionCase,
+    evaluate,
+    label_summary,
+    load_corpus_cases,
+    load_handwritten,
+    run,
 )
 
 MIN_PRECISION = 0.97

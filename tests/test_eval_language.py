@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from newswire.cli import app
 from pipelines.evaluation import language as evaluation
 
 
@@ -30,7 +30,8 @@ def test_labelled_set_shape_and_provenance():
 
 def test_accuracy_on_handwritten_cases_without_the_corpus():
     result = evaluation.run(shared_data=None)
-    assert result["skipped_corpus_cases"] == 258
+    corpus_cases = (evaluation.LABELS_DIR / "language_corpus.jsonl").read_text("utf-8").strip().splitlines()
+    assert result["skipped_corpus_cases"] == len(corpus_cases)
     assert result["paragraph"]["accuracy"] >= 0.99
     assert result["title"]["accuracy"] >= 0.95
 

@@ -8,8 +8,13 @@ import pytest
 from search_support import isolated_engine
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.evaluation.search import baseline_index_body, demo_corpus, evaluate, load_queries
+from newswire.cli import app
+from pipelines.evaluation.search import (
+    baseline_index_body,
+    demo_corpus,
+    evaluate,
+    load_queries,
+)
 
 pytestmark = pytest.mark.engine
 

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import json
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
+from search_support import isolated_engine
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from kernel.records import Article, Attribution, Provenance, RecordStatus
+from newswire.cli import app
 from pipelines.index import (
     ISM_NOT_AVAILABLE,
     SearchEngine,
     SearchEngineError,
     article_document,
-    bulk_lines,
     redact_url,
 )
-from pipelines.records import Article, Attribution, Provenance, RecordStatus
-from search_support import isolated_engine
+from pipelines.index.documents import bulk_lines
 
 TASNIM = Attribution(agency_id="tasnim", name_ar="وكالة تسنيم للأنباء", name_en="Tasnim News Agency",
                      evidence="المصدر : وكالة تسنيم للأنباء", position=1520, rule="trailer", confidence=0.98)
@@ -179,11 +178,15 @@ def test_bulk_upsert_twice_leaves_one_document_and_skips_errors(engine):
 def test_bulk_upsert_chunks_and_reports_rejected_documents(engine):
     engine.ensure_ready()
     engine.settings.bulk_chunk_size = 2
-    articles = [make_article(f"n{i}") for i in range(5)]
+    # A keyword over Lucene's 32,766-byte term limit is refused by the engine itself.
+    immense = make_article("immense", url="https://www.spa.gov.sa/" + "x" * 40_000)
+    articles = [make_article(f"n{i}") for i in range(2)] + [immense] + [make_article(f"n{i}") for i in range(2, 4)]
     result = engine.bulk_upsert(articles)
-    assert (result.indexed, result.failed) == (5, 0)
+    assert (result.indexed, result.failed) == (4, 1)
+    assert len(result.errors) == 1 and result.errors[0].startswith("immense: ")
     engine.refresh()
-    assert engine.count() == 5
+    assert engine.count() == 4
+    assert not engine.exists(f"/{engine.settings.read_alias}/_doc/immense")
 
 
 @pytest.mark.engine

@@ -12,7 +12,7 @@ from http_stub import JsonStub, serve
 from search_support import isolated_engine
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from newswire.cli import app
 from pipelines.kibana import (
     DATA_VIEW_ID,
     FLAVOURS,

@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-from pipelines import process
-from pipelines.records import RecordStatus, article_id
 from warc_builder import FakePage, write_warc
+
+from kernel.records import RecordStatus, article_id
+from pipelines import batch, rebuild, stages
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -37,8 +37,8 @@ its current production limits until the end of March.</p></article>
 
 @pytest.fixture(scope="module")
 def seed_record():
-    return process.process_page(SEED_PAGE, SEED_URL, source_id="tasnim",
-                                profile=process.SourceProfile(language="ar", timezone="Asia/Tehran"))
+    return stages.process_page(SEED_PAGE, SEED_URL, source_id="tasnim",
+                                profile=stages.SourceProfile(language="ar", timezone="Asia/Tehran"))
 
 
 def test_seed_record_identity_and_dates(seed_record):
@@ -76,14 +76,14 @@ def test_seed_body_is_clean_and_trailers_are_recorded(seed_record):
     ],
 )
 def test_bad_pages_give_error_records(raw, content_type, reason):
-    record = process.process_page(raw, "https://www.spa.gov.sa/news/1", source_id="spa", content_type=content_type)
+    record = stages.process_page(raw, "https://www.spa.gov.sa/news/1", source_id="spa", content_type=content_type)
     assert record.status == RecordStatus.ERROR
     assert record.error == f"extraction failed: {reason}"
     assert record.id == article_id("https://www.spa.gov.sa/news/1")
 
 
 def test_english_page_is_flagged_with_language_en():
-    record = process.process_page(ENGLISH_PAGE, "https://www.spa.gov.sa/en/news/77", source_id="spa")
+    record = stages.process_page(ENGLISH_PAGE, "https://www.spa.gov.sa/en/news/77", source_id="spa")
     assert record.status == RecordStatus.FLAGGED
     assert record.language == "en"
     assert any("language en" in warning for warning in record.warnings)
@@ -100,7 +100,7 @@ def _archive_with_bad_input(archive: Path) -> Path:
 
 def test_archive_batch_survives_bad_input_and_writes_dead_letters(data_settings):
     warc = _archive_with_bad_input(Path(data_settings.archive))
-    summary = process.process_archive(data_settings, index=False)
+    summary = batch.process_archive(data_settings, index=False)
     assert summary["warc_files"] == 1
     assert summary["responses"] == 4
     assert (summary["ok"], summary["flagged"], summary["errors"]) == (1, 1, 2)
@@ -122,24 +122,24 @@ def test_archive_batch_survives_bad_input_and_writes_dead_letters(data_settings)
     assert all(d["warc_file"] == str(warc) for d in dead)
 
     # Nothing new the second time: the batch is remembered, the raw archive is untouched.
-    again = process.process_archive(data_settings, index=False)
+    again = batch.process_archive(data_settings, index=False)
     assert again["warc_files"] == 0
     assert warc.exists()
 
     # Processing it again replaces its dead letters instead of adding a second copy.
-    process.process_archive(data_settings, index=False, only_new=False)
+    batch.process_archive(data_settings, index=False, only_new=False)
     assert [json.loads(line) for line in dead_file.read_text().splitlines()][0]["reason"] == dead[0]["reason"]
     assert len(dead_file.read_text().splitlines()) == 3
 
 
 def test_failure_rate_threshold(data_settings):
     _archive_with_bad_input(Path(data_settings.archive))
-    summary = process.process_archive(data_settings, index=False)
+    summary = batch.process_archive(data_settings, index=False)
     assert summary["failure_rate"] == pytest.approx(3 / 5)
-    with pytest.raises(process.FailureRateExceeded):
-        process.raise_if_failure_rate_exceeded(summary, data_settings)
+    with pytest.raises(batch.FailureRateExceeded):
+        batch.raise_if_failure_rate_exceeded(summary, data_settings)
     lenient = data_settings.model_copy(update={"max_failure_rate": 0.7})
-    process.raise_if_failure_rate_exceeded(summary, lenient)
+    batch.raise_if_failure_rate_exceeded(summary, lenient)
 
 
 @pytest.mark.engine
@@ -147,8 +147,8 @@ def test_indexing_the_same_crawl_twice_leaves_one_document(engine_settings, tmp_
     settings = engine_settings.model_copy(
         update={"data_dir": tmp_path, "index_prefix": f"{engine_settings.index_prefix}-twice"})
     _archive_with_bad_input(Path(settings.archive))
-    first = process.process_archive(settings)
-    second = process.process_archive(settings, only_new=False)
+    first = batch.process_archive(settings)
+    second = batch.process_archive(settings, only_new=False)
     assert first["indexed"] == second["indexed"] == 2
 
     from pipelines.index import SearchEngine
@@ -165,7 +165,7 @@ def test_failed_rebuild_leaves_the_old_index_serving(engine_settings, tmp_path, 
     settings = engine_settings.model_copy(
         update={"data_dir": tmp_path, "index_prefix": f"{engine_settings.index_prefix}-rollback"})
     _archive_with_bad_input(Path(settings.archive))
-    process.process_archive(settings)
+    batch.process_archive(settings)
 
     from pipelines.index import SearchEngine
     from pipelines.search import search_articles
@@ -176,16 +176,16 @@ def test_failed_rebuild_leaves_the_old_index_serving(engine_settings, tmp_path, 
     def crash(*args, **kwargs):  # a parser bug halfway through the rebuild
         raise RuntimeError("parser crashed halfway")
 
-    monkeypatch.setattr(process, "process_archive", crash)
+    monkeypatch.setattr(rebuild, "process_archive", crash)
     with pytest.raises(RuntimeError, match="parser crashed halfway"):
-        process.reprocess(settings, since=None, until=None, sources=None, mode="rebuild")
+        rebuild.reprocess(settings, since=None, until=None, sources=None, mode="rebuild")
 
     assert engine.current_index() == serving == settings.index_name(1)
     assert not engine.exists(f"/{settings.index_name(2)}")  # the half-built version is gone
     assert [hit.id for hit in search_articles(engine, "إدلب")] == [SEED_ID]
 
     monkeypatch.undo()
-    summary = process.reprocess(settings, since=None, until=None, sources=None, mode="rebuild")
+    summary = rebuild.reprocess(settings, since=None, until=None, sources=None, mode="rebuild")
     assert (summary["previous_index"], summary["index"]) == (settings.index_name(1), settings.index_name(2))
     assert engine.current_index() == settings.index_name(2)
     assert engine.count() == 2
@@ -196,7 +196,7 @@ def test_extract_command_prints_the_record_and_indexes_it(engine_settings, tmp_p
     env = dict(os.environ, NEWSWIRE_INDEX_PREFIX=f"{engine_settings.index_prefix}-extract")
     page = tmp_path / "seed.html"
     page.write_bytes(SEED_PAGE)
-    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "extract", str(page), "--url", SEED_URL,
+    run = subprocess.run([sys.executable, "-m", "newswire.cli", "extract", str(page), "--url", SEED_URL,
                           "--source", "tasnim", "--index"], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     record = json.loads(run.stdout)
@@ -204,7 +204,7 @@ def test_extract_command_prints_the_record_and_indexes_it(engine_settings, tmp_p
     assert record["attribution"]["evidence"] == "المصدر : وكالة تسنيم للأنباء"
     assert f"indexed 1 document as {SEED_ID}" in run.stderr
 
-    found = subprocess.run([sys.executable, "-m", "pipelines.cli", "search", "أستانا", "--agency", "tasnim", "--json"],
+    found = subprocess.run([sys.executable, "-m", "newswire.cli", "search", "أستانا", "--agency", "tasnim", "--json"],
                            env=env, capture_output=True, text=True, timeout=120, check=True)
     assert [hit["id"] for hit in json.loads(found.stdout)["hits"]] == [SEED_ID]
 
@@ -220,7 +220,7 @@ def test_nightly_processing_during_a_rebuild_reaches_the_new_version_too(engine_
     building = engine.create_next_version()  # a rebuild has copied the serving index and is still running
 
     _archive_with_bad_input(Path(settings.archive))  # tonight's crawl arrives meanwhile
-    summary = process.process_archive(settings)
+    summary = batch.process_archive(settings)
     assert (summary["index"], summary["also_indexed_into"]) == (settings.index_name(1), building)
     assert engine.count(settings.index_name(1)) == engine.count(building) == 2
 

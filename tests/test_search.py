@@ -10,8 +10,14 @@ import yaml
 from search_support import isolated_engine
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.evaluation.search import DEMO_ARTICLES_DIR, SEED_ID, demo_article, demo_corpus, seed_article
+from newswire.cli import app
+from pipelines.evaluation.search import (
+    DEMO_ARTICLES_DIR,
+    SEED_ID,
+    demo_article,
+    demo_corpus,
+    seed_article,
+)
 from pipelines.search import article_filters, build_query, search_articles
 
 pytestmark = pytest.mark.engine

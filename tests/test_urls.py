@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.urls import canonicalize_url
+from kernel.urls import canonicalize_url
 
 SEED = "https://www.tasnimnews.com/ar/news/2020/02/29/2216410/"
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urlsplit
 
 import scrapy
-from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.crawl_run import CrawlRun
 from crawler.discovery import (
     Listed,
     in_window,
@@ -26,10 +30,14 @@ from crawler.discovery import (
 )
 from crawler.items import ArchivedPage, HttpExchange
 from crawler.middlewares import RAW_RESPONSE_KEY
-from crawler.registry import DiscoveryType, absolute, article_match, date_from_match, rebase, url_key
-
-if TYPE_CHECKING:
-    from crawler.run import CrawlRun
+from kernel.registry import (
+    DiscoveryType,
+    absolute,
+    article_match,
+    date_from_match,
+    rebase,
+    url_key,
+)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 

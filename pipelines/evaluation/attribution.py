@@ -19,11 +19,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.attribution import GENERIC_AGENCY, tag_attribution
+from pipelines.attribution import GENERIC_AGENCY
 from pipelines.clean import normalize_text
 from pipelines.evaluation import (
-    DEFAULT_SHARED_DATA, LABELS_DIR, SAUDINEWSNET, Scores, corpus_lines, read_jsonl,
+    DEFAULT_SHARED_DATA,
+    LABELS_DIR,
+    SAUDINEWSNET,
+    Scores,
+    corpus_lines,
+    read_jsonl,
 )
+from pipelines.stages import analyse_page, text_page
 
 HANDWRITTEN = LABELS_DIR / "attribution_handwritten.jsonl"
 CORPUS_REFERENCES = LABELS_DIR / "attribution_saudinewsnet.jsonl"
@@ -107,7 +113,8 @@ def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[Att
 def evaluate(cases: list[AttributionCase]) -> AttributionReport:
     report = AttributionReport(cases=len(cases))
     for case in cases:
-        predicted = {credit.agency_id for credit in tag_attribution(case.text, case.title).credited}
+        article = analyse_page(text_page(case.title, case.text), {"id": case.case_id, "url": "", "canonical_url": ""})
+        predicted = {credit.agency_id for credit in article.credits}
         source = report.per_source[case.provenance.split(":")[0]]
         for agency in predicted | case.credited:
             outcome = Scores(true_positives=int(agency in predicted and agency in case.credited),

@@ -25,7 +25,13 @@ from pathlib import Path
 
 from pipelines.clean import clean_body
 from pipelines.dedup import assign_story_clusters
-from pipelines.evaluation import DEFAULT_SHARED_DATA, LABELS_DIR, Scores, corpus_lines, read_jsonl
+from pipelines.evaluation import (
+    DEFAULT_SHARED_DATA,
+    LABELS_DIR,
+    Scores,
+    corpus_lines,
+    read_jsonl,
+)
 
 PAIRS = LABELS_DIR / "dedup_pairs.jsonl"
 TEXTS = LABELS_DIR / "dedup_texts.jsonl"

@@ -12,8 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.evaluation import DEFAULT_SHARED_DATA, LABELS_DIR, corpus_lines, read_jsonl
-from pipelines.language import detect_language
+from pipelines.evaluation import (
+    DEFAULT_SHARED_DATA,
+    LABELS_DIR,
+    corpus_lines,
+    read_jsonl,
+)
+from pipelines.stages import analyse_page, text_page
 
 HANDWRITTEN = LABELS_DIR / "language_handwritten.jsonl"
 CORPUS_REFERENCES = LABELS_DIR / "language_corpus.jsonl"
@@ -83,9 +88,8 @@ def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[Lan
 
 def predict(case: LanguageCase) -> str:
     """Titles are identified alone (as for a record without body); paragraphs as a body."""
-    if case.kind == "title":
-        return detect_language(case.text, "").language
-    return detect_language("", case.text).language
+    page = text_page(case.text, "") if case.kind == "title" else text_page("", case.text)
+    return analyse_page(page, {"id": case.case_id, "url": "", "canonical_url": ""}).language
 
 
 def evaluate(cases: list[LanguageCase]) -> dict[str, KindReport]:

@@ -13,22 +13,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
 import yaml
 
+from kernel.records import Article, Attribution
+from pipelines.attribution import agency_names
 from pipelines.index import SearchEngine, SearchEngineError, articles_index_body
-from pipelines.records import Article, Attribution
 from pipelines.search import build_query
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_ARTICLES_DIR = REPO_ROOT / "infra" / "demo-mirror" / "articles"
 SEED_TEXT = REPO_ROOT / "tests" / "fixtures" / "seed_tasnim.txt"
 QUERIES_FILE = Path(__file__).resolve().parents[1] / "data" / "search_eval" / "queries.yaml"
-AGENCIES_FILE = Path(__file__).resolve().parents[1] / "data" / "agencies.yaml"
 SEED_ID = "tasnim-seed"
 SEED_PUBLISHED = datetime.fromisoformat("2020-02-29T14:35:00+03:30")  # as on the seed page fixture
 SEED_TRAILER_LINES = 2  # "/ انتهى/" and "المصدر : ..." close the seed text
@@ -44,15 +43,8 @@ METRICS = {
 # --- the corpus ------------------------------------------------------------------------
 
 
-@cache
-def _agency_names() -> dict[str, tuple[str, str]]:
-    """agency id -> (Arabic name, English name) from the gazetteer."""
-    entries = yaml.safe_load(AGENCIES_FILE.read_text(encoding="utf-8")) if AGENCIES_FILE.exists() else []
-    return {entry["id"]: (entry["name_ar"], entry["name_en"]) for entry in entries or []}
-
-
 def _credit(agency_id: str, evidence: str, rule: str) -> Attribution:
-    name_ar, name_en = _agency_names().get(agency_id, (agency_id, agency_id))
+    name_ar, name_en = agency_names(agency_id)
     return Attribution(agency_id=agency_id, name_ar=name_ar, name_en=name_en, evidence=evidence,
                        position=0, rule=rule, confidence=1.0)
 

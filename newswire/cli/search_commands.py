@@ -1,0 +1,193 @@
+"""`newswire search`, `newswire index ...`, `newswire eval-search` and `newswire kibana-setup`."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from kernel.settings import get_settings
+from newswire.cli.app import app
+from newswire.cli.options import parse_day
+from newswire.cli.output import console, print_json
+from pipelines.index import SearchEngine, SearchEngineError
+from pipelines.kibana import (
+    FLAVOURS,
+    KibanaSetupError,
+    import_saved_objects,
+    saved_objects,
+    to_ndjson,
+)
+from pipelines.search import HIGHLIGHT_POST, HIGHLIGHT_PRE, search_articles
+
+index_app = typer.Typer(help="Versioned article indices behind read and write aliases.")
+app.add_typer(index_app, name="index")
+
+_MARK = re.compile(re.escape(HIGHLIGHT_PRE) + "(.*?)" + re.escape(HIGHLIGHT_POST))
+
+
+def _connect() -> SearchEngine:
+    try:
+        return SearchEngine.connect(get_settings())
+    except SearchEngineError as error:
+        console.print(f"[red]search engine unavailable:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _reported(action: str) -> Iterator[None]:
+    """Engine and input errors end the command with a one-line message, not a traceback."""
+    try:
+        yield
+    except (SearchEngineError, FileNotFoundError, ValueError) as error:
+        console.print(f"[red]{action} failed:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
+
+
+def _highlighted(snippet: str) -> str:
+    """Rich markup for a snippet: the matched words in bold."""
+    return _MARK.sub(lambda match: f"[bold yellow]{match.group(1)}[/]", escape(snippet))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find, as you would type them (spelling variants match).")],
+    agency: Annotated[str | None, typer.Option(help="Only stories credited to this agency id (spa, tasnim).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only this language code (ar, fa, en, ...).")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after this day (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before this day (YYYY-MM-DD, UTC).")] = None,
+    size: Annotated[int, typer.Option(min=1, max=1000, help="Number of hits.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Hits as JSON on stdout.")] = False,
+) -> None:
+    """Ranked hits with title, agency, date and a highlighted snippet."""
+    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    engine = _connect()
+    with _reported("search"):
+        hits = search_articles(engine, query, agency=agency, lang=lang, since=since_day, until=until_day, size=size)
+    if as_json:
+        print_json({"query": query, "hits": [hit.as_dict() for hit in hits]})
+        return
+    for rank, hit in enumerate(hits, 1):
+        day = (hit.published_at or "")[:10] or "undated"
+        console.print(f"[bold]{rank}. {escape(hit.title)}[/]  [cyan]{hit.agency or hit.source_id or '?'}[/]"
+                      f"  {day}  [dim]{escape(hit.url)}[/]")
+        console.print(f"   {_highlighted(hit.snippet)}")
+    console.print(f"{len(hits)} hit(s) for {escape(query)!r}")
+
+
+@index_app.command("init")
+def index_init(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Install the index template and lifecycle policy; create the first version and its aliases."""
+    engine = _connect()
+    with _reported("index init"):
+        current = engine.ensure_ready()
+        lifecycle = engine.install_lifecycle_policy()
+    if as_json:
+        print_json({"current_index": current, "lifecycle": lifecycle})
+    else:
+        console.print(f"index ready: {current} behind {engine.settings.read_alias} / "
+                      f"{engine.settings.write_alias}; {lifecycle}")
+
+
+@index_app.command("status")
+def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Flavour, aliases, versions and document counts."""
+    with _reported("index status"):
+        status = _connect().status()
+    if as_json:
+        print_json(status)
+        return
+    table = Table("index", "documents", "aliases")
+    for name, count in status["versions"].items():
+        table.add_row(name, str(count), "read+write" if name == status["current_index"] else "")
+    console.print(f"{status['flavour']} {status['version']} at {status['url']}")
+    console.print(table)
+
+
+@index_app.command("new-version")
+def index_new_version(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Create the next versioned index (empty, current template) for a rebuild."""
+    with _reported("index new-version"):
+        index = _connect().create_next_version()
+    if as_json:
+        print_json({"index": index})
+    else:
+        console.print(f"created {index}")
+
+
+@index_app.command("switch")
+def index_switch(index: str = typer.Argument(..., help="The versioned index to move both aliases to."),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Move the read and write alias to INDEX atomically; the old version goes to the lifecycle policy."""
+    engine = _connect()
+    with _reported("index switch"):
+        engine.switch_aliases(index)
+    if as_json:
+        print_json({"current_index": engine.current_index()})
+    else:
+        console.print(f"aliases now on {index}")
+
+
+@app.command("eval-search")
+def eval_search(as_json: bool = typer.Option(False, "--json", help="The full report as JSON on stdout.")) -> None:
+    """Relevance of the Arabic mapping vs a standard-analyzer baseline on the judged demo queries."""
+    from pipelines.evaluation.search import evaluate
+
+    engine = _connect()
+    with _reported("eval-search"), console.status("indexing the demo corpus twice and scoring the judged queries ..."):
+        report = evaluate(engine).as_dict()
+    if as_json:
+        print_json(report)
+        return
+    table = Table("mapping", "recall@10", "MRR", "nDCG@10", title=f"{report['queries']} judged queries, "
+                  f"{report['documents']} documents")
+    for name, scores in report["mappings"].items():
+        table.add_row(name, f"{scores['recall@10']:.3f}", f"{scores['mrr']:.3f}", f"{scores['ndcg@10']:.3f}")
+    console.print(table)
+    by_category = Table("category", *[f"{name} recall / MRR" for name in report["mappings"]])
+    categories = next(iter(report["mappings"].values()))["by_category"]
+    for category in categories:
+        by_category.add_row(category, *[f"{m['by_category'][category]['recall']:.2f} / "
+                                        f"{m['by_category'][category]['mrr']:.2f}"
+                                        for m in report["mappings"].values()])
+    console.print(by_category)
+
+
+@app.command("kibana-export")
+def kibana_export(flavour: str = typer.Option("kibana", help=f"One of {', '.join(FLAVOURS)}.")) -> None:
+    """Print the saved objects for this index prefix as NDJSON (for a manual import in the UI)."""
+    if flavour not in FLAVOURS:
+        raise typer.BadParameter(f"expected one of {', '.join(FLAVOURS)}", param_hint="--flavour")
+    sys.stdout.write(to_ndjson(saved_objects(get_settings().read_alias, flavour)))
+
+
+@app.command("kibana-setup")
+def kibana_setup(
+    kibana_url: str = typer.Option(..., envvar="NEWSWIRE_KIBANA_URL", help="e.g. http://localhost:5601"),
+    flavour: str = typer.Option("kibana", help=f"One of {', '.join(FLAVOURS)}."),
+    file: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                     help="An NDJSON file to import instead of the objects for this index prefix."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import the data view, saved search and dashboard (overwriting older versions)."""
+    if flavour not in FLAVOURS:
+        raise typer.BadParameter(f"expected one of {', '.join(FLAVOURS)}", param_hint="--flavour")
+    settings = get_settings()
+    ndjson = file.read_text(encoding="utf-8") if file else to_ndjson(saved_objects(settings.read_alias, flavour))
+    try:
+        answer = import_saved_objects(kibana_url, ndjson, settings, flavour=flavour)
+    except KibanaSetupError as error:
+        console.print(f"[red]kibana-setup failed:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
+    summary = {"kibana_url": kibana_url, "flavour": flavour, "imported": answer.get("successCount", 0)}
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(f"imported {summary['imported']} saved objects into {escape(kibana_url)} ({flavour})")

@@ -1,0 +1,107 @@
+"""What is indexed: the document of an article, and the index design it is indexed into.
+
+The index design is the JSON in ``templates/``; the parts that follow from other tables are
+filled in here: the agency synonyms from the agency table and the letter-variant char filter from
+:mod:`pipelines.arabic`, so no list is kept twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from kernel.agencies import load_agencies, synonym_groups
+from kernel.records import Article, RecordStatus
+from kernel.settings import Settings
+from pipelines.arabic import analyzer_char_mappings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def credited_agencies(article: Article) -> list[str]:
+    """Every agency the story is credited to, the primary credit first, without repeats."""
+    ids = ([article.attribution.agency_id] if article.attribution else []) + [c.agency_id for c in article.credits]
+    return list(dict.fromkeys(ids))
+
+
+def article_document(article: Article) -> dict[str, Any]:
+    """The indexed form of an article: attribution flattened into keyword fields for filters."""
+    credit = article.attribution
+    provenance = article.provenance
+    return {
+        "id": article.id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "source_id": article.source_id,
+        "title": article.title,
+        "lead": article.lead,
+        "body": article.body,
+        "published_at": _iso(article.published_at),
+        "crawled_at": _iso(article.crawled_at),
+        "language": article.language,
+        "language_confidence": article.language_confidence,
+        "agency": credit.agency_id if credit else None,
+        "agency_name_ar": credit.name_ar if credit else None,
+        "agency_name_en": credit.name_en if credit else None,
+        "attribution_evidence": credit.evidence if credit else None,
+        "attribution_rule": credit.rule if credit else None,
+        "attribution_confidence": credit.confidence if credit else None,
+        "credited_agencies": credited_agencies(article),
+        "cited_agencies": article.cited_agencies,
+        "removed_trailers": article.removed_trailers,
+        "story_cluster": article.story_cluster,
+        "content_hash": article.content_hash,
+        "status": article.status.value,
+        "warnings": article.warnings,
+        "pipeline_version": article.pipeline_version,
+        "crawl_run": provenance.crawl_run if provenance else None,
+        "warc_file": provenance.warc_file if provenance else None,
+        "warc_record_id": provenance.warc_record_id if provenance else None,
+    }
+
+
+def bulk_lines(articles: Iterable[Article], index: str) -> Iterator[str]:
+    """NDJSON action + source per indexable article (by id); error records are skipped."""
+    for article in articles:
+        if article.status == RecordStatus.ERROR:
+            continue
+        action = json.dumps({"index": {"_index": index, "_id": article.id}})
+        source = json.dumps(article_document(article), ensure_ascii=False)
+        yield f"{action}\n{source}\n"
+
+
+@cache
+def _template_file(name: str) -> str:
+    return (TEMPLATES_DIR / name).read_text(encoding="utf-8")
+
+
+def load_template(name: str) -> dict[str, Any]:
+    """A fresh copy of one JSON file of index_templates/ (callers may modify it)."""
+    return json.loads(_template_file(name))
+
+
+def articles_index_body() -> dict[str, Any]:
+    """Settings, analysis and mappings of an articles index."""
+    body = load_template("articles.json")
+    analysis = body["settings"]["analysis"]
+    analysis["char_filter"]["arabic_letter_variants"]["mappings"] = analyzer_char_mappings()
+    analysis["filter"]["agency_synonyms"]["synonyms"] = synonym_groups(load_agencies())
+    return body
+
+
+def index_template_body(settings: Settings) -> dict[str, Any]:
+    body = articles_index_body()
+    return {
+        "index_patterns": [f"{settings.index_prefix}-articles-v*"],
+        "priority": 200,
+        "template": body,
+        "_meta": {"managed_by": "newswire", "description": "Arabic news articles (see docs/search.md)"},
+    }

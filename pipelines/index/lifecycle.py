@@ -1,0 +1,157 @@
+"""The index's life: template, versioned indices behind a read and a write alias, retirement.
+
+Versioned indices ``<prefix>-articles-v<N>`` are created from one index template, behind a read
+alias and a write alias, so a new mapping can be built beside the old one and switched to
+atomically (see docs/search.md). Superseded versions go to the lifecycle policy (ILM on
+Elasticsearch, ISM on OpenSearch where the plugin answers).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from kernel.settings import Settings
+from pipelines.index.documents import index_template_body, load_template
+from pipelines.index.transport import SearchEngineError
+
+LIFECYCLE_POLICY_NAME = "newswire-superseded-articles"
+ISM_NOT_AVAILABLE = "ISM not available"
+_VERSION_RE = re.compile(r"-v(\d+)$")
+
+
+def index_path(*names: str) -> str:
+    return "/" + "/".join(quote(name, safe=",*") for name in names)
+
+
+class IndexLifecycle:
+    """Setup, versions and aliases; mixed into :class:`pipelines.index.SearchEngine`."""
+
+    settings: Settings
+    flavour: str
+
+    # --- setup ---------------------------------------------------------------------
+
+    def ensure_ready(self) -> str:
+        """Template, lifecycle policy, first versioned index and both aliases, where missing."""
+        self.put_index_template()
+        self.install_lifecycle_policy()
+        if not self.exists(index_path("_alias", self.settings.read_alias)):
+            index = self.settings.index_name(1)
+            if not self.exists(index_path(index)):
+                self.create_index(index)
+            self._attach_aliases(index)
+        return self.current_index()
+
+    def put_index_template(self) -> None:
+        name = f"{self.settings.index_prefix}-articles"
+        self.request("PUT", index_path("_index_template", name), index_template_body(self.settings))
+
+    def install_lifecycle_policy(self) -> str:
+        """ILM on Elasticsearch, ISM on OpenSearch where the plugin answers; returns what happened."""
+        if self.flavour == "elasticsearch":
+            self.request("PUT", index_path("_ilm", "policy", LIFECYCLE_POLICY_NAME), load_template("ilm_policy.json"))
+            return f"ILM policy {LIFECYCLE_POLICY_NAME} installed"
+        if not self._ism_available():
+            return ISM_NOT_AVAILABLE
+        path = index_path("_plugins", "_ism", "policies", LIFECYCLE_POLICY_NAME)
+        try:
+            current = self.request("GET", path)
+            params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
+        except SearchEngineError as error:
+            if error.status != 404:
+                raise
+            params = None
+        self.request("PUT", path, load_template("ism_policy.json"), params=params)
+        return f"ISM policy {LIFECYCLE_POLICY_NAME} installed"
+
+    def _ism_available(self) -> bool:
+        try:
+            self.request("GET", index_path("_plugins", "_ism", "policies"))
+        except SearchEngineError as error:
+            if error.status in (400, 404, 405):
+                return False
+            raise
+        return True
+
+    def create_index(self, index: str, body: dict | None = None) -> None:
+        """An empty index; from the template unless a full body is given (evaluation indices)."""
+        self.request("PUT", index_path(index), body or {})
+
+    def delete_index(self, index: str) -> None:
+        try:
+            self.request("DELETE", index_path(index))
+        except SearchEngineError as error:
+            if error.status != 404:
+                raise
+
+    def _attach_aliases(self, index: str) -> None:
+        self.request("POST", "/_aliases", {"actions": [
+            {"add": {"index": index, "alias": self.settings.read_alias}},
+            {"add": {"index": index, "alias": self.settings.write_alias, "is_write_index": True}},
+        ]})
+
+    # --- versions and aliases --------------------------------------------------------
+
+    def versions(self) -> list[str]:
+        """Every versioned articles index of this prefix, oldest first."""
+        pattern = f"{self.settings.index_prefix}-articles-v*"
+        indices = self.request("GET", index_path(pattern), params={"expand_wildcards": "open"})
+        prefix = f"{self.settings.index_prefix}-articles-v"
+        names = [name for name in indices if name.startswith(prefix) and name[len(prefix):].isdigit()]
+        return sorted(names, key=lambda name: int(_VERSION_RE.search(name).group(1)))
+
+    def version_being_built(self) -> str | None:
+        """A version newer than the serving one exists while a rebuild fills it, until the switch."""
+        versions = self.versions()
+        serving = self.current_index()
+        return versions[-1] if versions and versions[-1] != serving else None
+
+    def current_index(self) -> str:
+        """The index the read alias points at."""
+        answer = self.request("GET", index_path("_alias", self.settings.read_alias))
+        return sorted(answer)[0]
+
+    def create_next_version(self) -> str:
+        self.put_index_template()
+        versions = self.versions()
+        last = int(_VERSION_RE.search(versions[-1]).group(1)) if versions else 0
+        index = self.settings.index_name(last + 1)
+        self.create_index(index)
+        return index
+
+    def switch_aliases(self, index: str) -> None:
+        """Move the read and write alias to ``index`` in one atomic request; retire the old version."""
+        if not self.exists(index_path(index)):
+            raise SearchEngineError(f"no index {index} to switch to", 404)
+        holders = self._alias_holders()
+        old = [name for name in holders if name != index]
+        actions: list[dict] = [{"remove": {"index": name, "alias": alias}}
+                               for name in old for alias in holders[name].get("aliases", {})]
+        actions += [
+            {"add": {"index": index, "alias": self.settings.read_alias}},
+            {"add": {"index": index, "alias": self.settings.write_alias, "is_write_index": True}},
+        ]
+        self.request("POST", "/_aliases", {"actions": actions})
+        for name in old:
+            self._retire(name)
+
+    def _alias_holders(self) -> dict[str, dict]:
+        names = f"{self.settings.read_alias},{self.settings.write_alias}"
+        try:
+            return self.request("GET", index_path("_alias", names))
+        except SearchEngineError as error:
+            if error.status == 404:
+                return {}
+            raise
+
+    def _retire(self, index: str) -> None:
+        """Hand a superseded version to the lifecycle policy, which deletes it after the retention."""
+        if self.flavour == "elasticsearch":
+            self.request("PUT", index_path(index, "_settings"), {"index": {
+                "lifecycle.name": LIFECYCLE_POLICY_NAME,
+                "lifecycle.origination_date": int(datetime.now(UTC).timestamp() * 1000),
+            }})
+        elif self._ism_available():
+            self.request("POST", index_path("_plugins", "_ism", "add", index), {"policy_id": LIFECYCLE_POLICY_NAME})

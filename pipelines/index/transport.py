@@ -1,0 +1,125 @@
+"""How newswire speaks to the engine: one transport per client, identical request bodies.
+
+OpenSearch is spoken to through ``opensearch-py`` and Elasticsearch through ``elasticsearch``;
+every call goes through each client's low-level ``perform_request`` with the same JSON. The
+flavour is read from the server's ``GET /``. Connection settings come only from
+:class:`kernel.settings.Settings` and are never printed (see :func:`redact_url`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from kernel.settings import Settings
+
+
+class SearchEngineError(RuntimeError):
+    """A request the engine refused or could not answer; the message never holds credentials."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user:password@ replaced, safe for logs and errors."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+class Transport(Protocol):
+    def request(self, method: str, path: str, body: Any = None, params: dict | None = None,
+                ndjson: bool = False) -> Any: ...
+
+
+def _auth_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if settings.search_ca_certs:
+        options["ca_certs"] = settings.search_ca_certs
+    return options
+
+
+def _user_password(settings: Settings) -> tuple[str, str] | None:
+    if settings.search_user and settings.search_password:
+        return settings.search_user, settings.search_password.get_secret_value()
+    return None
+
+
+class OpenSearchTransport:
+    def __init__(self, settings: Settings):
+        from opensearchpy import OpenSearch
+
+        headers = {}
+        if settings.search_api_key:
+            headers["Authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
+        self._client = OpenSearch(
+            hosts=[settings.search_url], http_auth=_user_password(settings), headers=headers or None,
+            use_ssl=settings.search_url.startswith("https"), verify_certs=True,
+            timeout=60, **_auth_options(settings),
+        )
+        self._url = redact_url(settings.search_url)
+
+    def request(self, method, path, body=None, params=None, ndjson=False):
+        from opensearchpy.exceptions import TransportError
+
+        # opensearch-py sends content-type: application/json itself; only bulk bodies differ.
+        headers = {"content-type": "application/x-ndjson"} if ndjson else None
+        try:
+            return self._client.transport.perform_request(method, path, params=params, body=body, headers=headers)
+        except TransportError as error:
+            status = error.status_code if isinstance(error.status_code, int) else None
+            raise SearchEngineError(f"{method} {path} on {self._url}: {status or ''} {error.error}", status) from None
+
+
+class ElasticsearchTransport:
+    """Elasticsearch 8 or 9 through the installed client (either major).
+
+    The client would ask for ``compatible-with=<its own major>``, which a server of the other major
+    refuses; naming the server's major explicitly makes one client serve both.
+    """
+
+    def __init__(self, settings: Settings, server_major: str):
+        from elasticsearch import Elasticsearch
+
+        auth: dict[str, Any] = {}
+        if settings.search_api_key:
+            auth["api_key"] = settings.search_api_key.get_secret_value()
+        elif (user_password := _user_password(settings)) is not None:
+            auth["basic_auth"] = user_password
+        self._client = Elasticsearch(settings.search_url, request_timeout=60, **auth, **_auth_options(settings))
+        self._url = redact_url(settings.search_url)
+        self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
+        self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
+
+    def request(self, method, path, body=None, params=None, ndjson=False):
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+
+        headers = {"accept": self._json}
+        if body is not None:
+            headers["content-type"] = self._ndjson if ndjson else self._json
+        try:
+            return self._client.perform_request(method, path, params=params, headers=headers, body=body).body
+        except ApiError as error:
+            raise SearchEngineError(f"{method} {path} on {self._url}: {error.meta.status} {error.message}",
+                                    error.meta.status) from None
+        except TransportError as error:
+            raise SearchEngineError(f"{method} {path} on {self._url}: {error.message}") from None
+
+
+def detect_flavour(settings: Settings) -> tuple[str, str]:
+    """("opensearch"|"elasticsearch", version number) from the server's GET /.
+
+    Asked through opensearch-py because the elasticsearch client refuses servers that are not
+    Elasticsearch before it would even show their answer.
+    """
+    info = OpenSearchTransport(settings).request("GET", "/")
+    version = info.get("version", {})
+    flavour = "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
+    return flavour, version.get("number", "")
