@@ -278,8 +278,8 @@ def _zone(tz_name: str | None) -> ZoneInfo | None:
         return None
 
 
-def _title(tree: lxml.html.HtmlElement, article: dict, title_selector: str | None) -> str:
-    selected = _first_text(tree, title_selector) if title_selector else None
+def _title(tree: lxml.html.HtmlElement, article: dict, title_xpath: str | None) -> str:
+    selected = _first_text(tree, title_xpath) if title_xpath else None
     if selected:
         return selected
     headline = _json_ld_text(article, "headline")
