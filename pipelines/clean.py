@@ -30,6 +30,56 @@ _END_MARKER = re.compile(r"[/(\-–—]?\s*انتهى\s*[/)\-–—]?\s*\.?")
 _SOURCE_TRAILER = re.compile(r"(?:المصدر|المصادر|مصدر الخبر)\s*[:：]\s*\S.{0,100}")
 
 
+# Page furniture that trafilatura keeps when it sits inside the article container. Only short
+# lines qualify and only at the body's edges (cut_boilerplate_edges), so a sentence of the story
+# that happens to quote one of these words is never touched.
+_BOILERPLATE_MAX_WORDS = 25
+_BOILERPLATE = re.compile(
+    r"(?:"
+    # comment policies and prompts: "التعليقات المنشورة لا تعبر عن رأي الموقع", "أضف تعليقك"
+    r".*(?:التعليقات|تعليقات القراء|سياسة التعليق|شروط التعليق).*(?:تعبر|تمثل|تخضع|مسؤولية|رأي|نشر).*"
+    r"|(?:أضف|اكتب|اترك|إضافة)\s+(?:تعليق|تعليقك|تعليقا|تعليقاً|رد)\b.*"
+    # "read also" and "watch also" boxes: "اقرأ أيضا: ...", "إقرأ أيضاً", "شاهد أيضا"
+    r"|(?:اقرأ|إقرأ|أقرأ|طالع|شاهد|اقرا)\s+(?:أيضا|أيضاً|أيضًا|ايضا|ايضاً|المزيد)\b.*"
+    r"|(?:مواضيع|أخبار|مقالات|اخبار)\s+(?:ذات صلة|متعلقة|مشابهة)\s*[:：]?"
+    # share rows: "شارك", "شارك الخبر", "مشاركة عبر", lines made only of network names
+    r"|(?:شارك|شاركوا|مشاركة|انشر|تابعونا|تابعنا)(?:\s+(?:هذا|الخبر|المقال|الموضوع|على|عبر|في))*\s*[:：]?"
+    r"(?:\s*(?:فيسبوك|فيس بوك|تويتر|إكس|واتساب|واتس اب|تلغرام|تيليجرام|لينكد إن|يوتيوب|انستغرام|إنستغرام|"
+    r"facebook|twitter|whatsapp|telegram|linkedin|x|email|البريد الإلكتروني|طباعة)[\s|،,/-]*)*"
+    # update-time and publication-time lines: "آخر تحديث: 12:30 - 14/03/2021", "تاريخ النشر 2021-03-14"
+    r"|(?:آخر تحديث|اخر تحديث|تاريخ النشر|تاريخ التحديث|تم النشر|نشر في|نُشر في|نشر بتاريخ|"
+    r"تم التحديث|محدث|حُدّث|التحديث الأخير)\s*[:：]?\s*.*\d.*"
+    # copyright lines
+    r"|.*(?:الحقوق محفوظة|(?:حقوق النشر|حقوق الطبع)\s+محفوظة|©|copyright).*"
+    r")",
+    re.IGNORECASE,
+)
+
+
+def is_boilerplate_line(line: str) -> bool:
+    """True for a short line of page furniture: comment policy, "read also", share row,
+    update-time line or copyright."""
+    return len(line.split()) <= _BOILERPLATE_MAX_WORDS and bool(_BOILERPLATE.fullmatch(line.strip()))
+
+
+def cut_boilerplate_edges(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Cut boilerplate lines from both edges of a body; returns (kept, removed).
+
+    Walking in from each edge, boilerplate lines are cut and trailer lines (``/ انتهى/``,
+    ``المصدر : ...``) are stepped over and kept, since cleaning and attribution read them; the
+    walk stops at the first line of the story.
+    """
+    keep = [True] * len(lines)
+    for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
+        for index in order:
+            if is_boilerplate_line(lines[index]):
+                keep[index] = False
+            elif not is_trailer_line(lines[index]):
+                break
+    kept = [line for line, flag in zip(lines, keep) if flag]
+    return (kept, [line for line, flag in zip(lines, keep) if not flag]) if kept else (lines, [])
+
+
 def normalize_text(text: str) -> str:
     """Strip tatweel, zero-width and bidi controls, collapse spaces; one paragraph per line.
 

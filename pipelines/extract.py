@@ -2,9 +2,14 @@
 
 Structured metadata (JSON-LD ``NewsArticle``, Open Graph, ``article:published_time``,
 ``<time datetime>``) is trusted first because publishers fill it for search engines and it
-is rarely polluted by page chrome; trafilatura then finds the main text, tuned for precision
-so navigation, share and related-article boxes stay out. Trailers such as ``/ انتهى/`` and
-``المصدر : ...`` are deliberately kept: cleaning cuts them later and attribution reads them.
+is rarely polluted by page chrome; every string read from it is HTML-unescaped, since
+publishers often entity-encode JSON-LD and ``<meta content>`` twice. trafilatura then finds the
+main text in its default mode: precision mode discards article containers whose class merely
+looks like chrome (``main_bar``) and skips trafilatura's fallbacks, which empties whole pages.
+Short lines of page furniture at the body's edges (comment policies, "read also" boxes, share
+rows, update-time lines, copyright) are cut after extraction. Per-source ``hints`` narrow the
+search. Trailers such as ``/ انتهى/`` and ``المصدر : ...`` are deliberately kept: cleaning cuts
+them later and attribution reads them.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ import re
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from urllib.parse import urljoin
+from html import unescape
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import lxml.html
 import trafilatura
+from cssselect import GenericTranslator, SelectorError
 from htmldate import find_date
 from lxml import etree
 
 from kernel.dates import parse_iso_datetime
+from pipelines.clean import cut_boilerplate_edges, is_trailer_line
 
 
 class ExtractionError(ValueError):
@@ -173,7 +181,7 @@ def _meta(tree: lxml.html.HtmlElement, *names: str) -> str | None:
     for name in names:
         for value in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content'):
             if value.strip():
-                return value.strip()
+                return unescape(value).strip()
     return None
 
 
@@ -186,21 +194,62 @@ def _first_text(tree: lxml.html.HtmlElement, xpath: str) -> str | None:
     return None
 
 
+def _json_ld_text(article: dict, key: str) -> str:
+    """A string field of JSON-LD, HTML-unescaped (``&quot;`` and ``&amp;quot;`` alike)."""
+    value = article.get(key)
+    if not isinstance(value, str):
+        return ""
+    previous = None
+    while previous != value:  # double-encoded entities are common in CMS output
+        previous, value = value, unescape(value)
+    return value
+
+
 def _structured_dates(tree: lxml.html.HtmlElement, article: dict) -> Iterator[str | None]:
-    yield article.get("datePublished") if isinstance(article.get("datePublished"), str) else None
+    yield _json_ld_text(article, "datePublished") or None
     yield _meta(tree, "article:published_time", "og:published_time", "pubdate", "publishdate", "date")
     yield _first_text(tree, "//time/@datetime")
 
 
-def _published_at(tree: lxml.html.HtmlElement, article: dict, tz_name: str | None,
+# /2021/03/14/, /2021-03-14-, /20210314/ in a URL's path: the day the CMS filed the article.
+_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})([/_-]?)(0?[1-9]|1[0-2])\2(0?[1-9]|[12]\d|3[01])(?!\d)")
+_EARLIEST_PLAUSIBLE = datetime(1995, 1, 1)  # before Arabic news sites existed: a CMS default
+
+
+def _url_date(url: str) -> datetime | None:
+    for match in _URL_DATE.finditer(urlsplit(url).path):
+        if not match.group(2) and len(match.group(0)) != 8:
+            continue  # undelimited digits must be exactly YYYYMMDD
+        try:
+            return datetime(int(match.group(1)), int(match.group(3)), int(match.group(4)))
+        except ValueError:
+            continue
+    return None
+
+
+def _plausible(value: datetime, now: datetime) -> bool:
+    naive = value.replace(tzinfo=None)
+    return _EARLIEST_PLAUSIBLE <= naive <= now.replace(tzinfo=None) + timedelta(days=2)
+
+
+def _published_at(tree: lxml.html.HtmlElement, article: dict, url: str, tz_name: str | None,
                   warnings: list[str]) -> datetime | None:
-    parsed = next(filter(None, map(parse_iso_datetime, _structured_dates(tree, article))), None)
+    now = datetime.now(dt_timezone.utc)
+    structured = [d for d in map(parse_iso_datetime, _structured_dates(tree, article)) if d]
+    parsed = next((d for d in structured if _plausible(d, now)), None)
     if parsed is None:
-        # No machine-readable date: htmldate reads dates from URLs and visible text (day only).
-        parsed = parse_iso_datetime(find_date(deepcopy(tree), original_date=True, extensive_search=True))
-        if parsed is None:
-            warnings.append("no_published_at")
-            return None
+        # No plausible machine-readable date: the URL's day beats htmldate's guess from the
+        # visible text, which often picks a sidebar or footer date.
+        parsed = _url_date(url)
+        if parsed is not None:
+            warnings.append("published_at_from_url")
+        else:
+            parsed = parse_iso_datetime(find_date(deepcopy(tree), original_date=True, extensive_search=True))
+            if parsed is None:
+                warnings.append("no_published_at")
+                return None
+        if structured:
+            warnings.append("published_at_implausible_ignored")
         warnings.append("published_at_day_only")
     if parsed.tzinfo is not None:
         return parsed
@@ -220,9 +269,12 @@ def _zone(tz_name: str | None) -> ZoneInfo | None:
         return None
 
 
-def _title(tree: lxml.html.HtmlElement, article: dict) -> str:
-    headline = article.get("headline")
-    if isinstance(headline, str) and headline.strip():
+def _title(tree: lxml.html.HtmlElement, article: dict, title_xpath: str | None) -> str:
+    selected = _first_text(tree, title_xpath) if title_xpath else None
+    if selected:
+        return selected
+    headline = _json_ld_text(article, "headline")
+    if headline.strip():
         return " ".join(headline.split())
     return (_meta(tree, "og:title", "twitter:title")
             or _first_text(tree, "//h1")
@@ -237,14 +289,27 @@ def _canonical_url(tree: lxml.html.HtmlElement, url: str) -> str | None:
 
 # ---------------------------------------------------------------------------- main text
 
-def _main_text(html: str, tree: lxml.html.HtmlElement, url: str, body_xpath: str | None) -> str:
+def _css_to_xpath(selector: str) -> str:
+    try:
+        return GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        raise ValueError(f"bad CSS selector {selector!r} in extraction hints: {exc}") from exc
+
+
+def _main_text(html: str, tree: lxml.html.HtmlElement, url: str, body_xpath: str | None,
+               warnings: list[str]) -> str:
     source: str | etree._Element = html
     nodes = tree.xpath(body_xpath) if body_xpath else []
     if nodes:
         source = deepcopy(nodes[0])  # trafilatura prunes the tree it is given; metadata reads it later
-    text = trafilatura.extract(source, url=url, output_format="txt", favor_precision=True,
-                               include_comments=False, include_tables=False, include_images=False,
-                               deduplicate=False, with_metadata=False)
+    elif body_xpath:
+        warnings.append("hint_body_selector_unmatched")  # the site changed its layout
+    text = trafilatura.extract(source, url=url, output_format="txt", include_comments=False,
+                               include_tables=False, include_images=False, deduplicate=False,
+                               with_metadata=False)
+    if not text and nodes:
+        # trafilatura's own heuristics found nothing in the hinted container: trust the hint.
+        text = "\n".join(node.text_content() for node in nodes[0].iter("p")) or nodes[0].text_content()
     return text or ""
 
 
@@ -259,24 +324,44 @@ def _body_without_title(paragraphs: list[str], title: str) -> list[str]:
     return paragraphs
 
 
-def _article_body_field(article: dict) -> str:
-    """``articleBody`` of JSON-LD: the text of script-rendered (SPA) pages with an empty DOM."""
-    body = article.get("articleBody")
-    return body if isinstance(body, str) else ""
-
-
 def _lead(paragraphs: list[str]) -> str:
     """First real paragraph: a dateline line such as ``حماة-سانا`` alone is not a lead."""
     return next((p for p in paragraphs if len(p.split()) >= _LEAD_MIN_WORDS), paragraphs[0])
 
 
+def _cut_at_end_marker(paragraphs: list[str], end_markers: list[str]) -> list[str]:
+    """Drop what follows the first line holding an end marker, keeping that line and the
+    trailer lines right after it (``المصدر : ...``): both are read by cleaning and attribution."""
+    for index, line in enumerate(paragraphs):
+        if any(marker in line for marker in end_markers):
+            end = index + 1
+            while end < len(paragraphs) and is_trailer_line(paragraphs[end]):
+                end += 1
+            return paragraphs[:end]
+    return paragraphs
+
+
 def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
                  timezone: str | None = None, hints: dict | None = None) -> ExtractedPage:
-    """Extract one article page. ``timezone`` (IANA name) is the source's zone for naive dates;
-    ``hints`` may carry ``body_xpath`` from the source registry to narrow the main-text search.
+    """Extract one article page. ``timezone`` (IANA name) is the source's zone for naive dates.
 
-    Raises ExtractionError with reason ``empty_page``, ``not_html`` or ``no_main_text``.
+    ``hints`` are the source registry's per-site extraction hints (``crawler/sources.yaml``):
+
+    - ``body_selector``: CSS selector of the article container; the main-text search runs
+      inside its first match only (``body_xpath``, an XPath, is still read when no CSS is
+      given). A selector that matches nothing falls back to the whole page with warning
+      ``hint_body_selector_unmatched``;
+    - ``title_selector``: CSS selector whose first non-empty text is the title, before
+      JSON-LD and Open Graph;
+    - ``end_markers``: strings that close the story (``/ انتهى/``); lines after the first line
+      holding one are dropped, except the trailer lines right after it.
+
+    Raises ExtractionError with reason ``empty_page``, ``not_html`` or ``no_main_text``, and
+    ValueError for a hint that is not a valid CSS selector.
     """
+    hints = hints or {}
+    body_xpath = _css_to_xpath(hints["body_selector"]) if hints.get("body_selector") else hints.get("body_xpath")
+    title_xpath = _css_to_xpath(hints["title_selector"]) if hints.get("title_selector") else None
     raw_bytes = raw.encode("utf-8") if isinstance(raw, str) else raw
     if not raw_bytes.strip():
         raise ExtractionError("empty_page")
@@ -291,13 +376,16 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
 
     warnings: list[str] = []
     article = _news_article(tree)
-    title = _title(tree, article)
-    paragraphs = _body_without_title(
-        _paragraphs(_main_text(html, tree, url, (hints or {}).get("body_xpath"))), title)
-    structured_body = _paragraphs(_article_body_field(article))
-    if len(" ".join(structured_body)) > len(" ".join(paragraphs)):
+    title = _title(tree, article, title_xpath)
+    paragraphs = _body_without_title(_paragraphs(_main_text(html, tree, url, body_xpath, warnings)), title)
+    structured_body = _paragraphs(_json_ld_text(article, "articleBody"))
+    # >=: trafilatura's own fallback may return the same articleBody flattened to one line.
+    if structured_body and len(" ".join(structured_body)) >= len(" ".join(paragraphs)):
         paragraphs = structured_body
         warnings.append("body_from_json_ld")
+    if hints.get("end_markers"):
+        paragraphs = _cut_at_end_marker(paragraphs, list(hints["end_markers"]))
+    paragraphs, _ = cut_boilerplate_edges(paragraphs)
     if sum(len(p.split()) for p in paragraphs) < _BODY_MIN_WORDS:
         raise ExtractionError("no_main_text", url)
     if not title:
@@ -307,7 +395,7 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
         title=title,
         body="\n".join(paragraphs),
         lead=_lead(paragraphs),
-        published_at=_published_at(tree, article, timezone, warnings),
+        published_at=_published_at(tree, article, url, timezone, warnings),
         canonical_url=_canonical_url(tree, url),
         html_lang=html_lang,
         warnings=warnings,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.clean import CleanBody, clean_body, is_trailer_line, normalize_text
+from pipelines.clean import (CleanBody, clean_body, cut_boilerplate_edges, is_boilerplate_line, is_trailer_line,
+                             normalize_text)
 
 
 def test_seed_trailers_are_cut_and_recorded(seed_text):
@@ -59,3 +60,38 @@ def test_trailer_lines():
     assert is_trailer_line("المصدر : وكالة تسنيم للأنباء .")
     assert not is_trailer_line("انتهى الاجتماع دون اتفاق.")
     assert not is_trailer_line("وقال المصدر إن الاجتماع انتهى.")
+
+
+@pytest.mark.parametrize("line", [
+    "اقرأ أيضا: وزير الصحة يتفقد مستشفى الولادة",
+    "إقرأ أيضاً",
+    "مواضيع ذات صلة",
+    "شارك",
+    "شارك الخبر على فيسبوك تويتر واتساب",
+    "آخر تحديث: 09:15 - 01/06/2023",
+    "تاريخ النشر 2023-06-01",
+    "أضف تعليقك",
+    "التعليقات المنشورة لا تعبر عن رأي الموقع وإنما عن رأي أصحابها",
+    "جميع الحقوق محفوظة © 2023",
+])
+def test_boilerplate_lines(line):
+    assert is_boilerplate_line(line)
+
+
+@pytest.mark.parametrize("line", [
+    "/ انتهى/",
+    "المصدر : وكالة تسنيم للأنباء .",
+    "شارك الوزير في الاجتماع الوزاري الذي عقد في العاصمة",
+    "ونددت المنظمة بانتهاك حقوق النشر في عدد من الدول",
+    "نشر في الصحيفة أن الوزير قال",
+])
+def test_story_and_trailer_lines_are_not_boilerplate(line):
+    assert not is_boilerplate_line(line)
+
+
+def test_boilerplate_cut_steps_over_trailers_and_stops_at_the_story():
+    lines = ["شارك", "الرياض - واس", "قال الوزير إن الاجتماع ناقش التعاون.", "اقرأ أيضا: خبر آخر",
+             "/ انتهى/", "جميع الحقوق محفوظة © 2023"]
+    kept, removed = cut_boilerplate_edges(lines)
+    assert kept == ["الرياض - واس", "قال الوزير إن الاجتماع ناقش التعاون.", "/ انتهى/"]
+    assert removed == ["شارك", "اقرأ أيضا: خبر آخر", "جميع الحقوق محفوظة © 2023"]

@@ -180,3 +180,121 @@ def test_xhtml_page_with_day_only_visible_date():
     assert result.body.split("\n")[0] == paragraph
     assert result.published_at == datetime(2021, 3, 11, 21, 0, tzinfo=timezone.utc)
     assert result.warnings == ["published_at_day_only"]
+
+
+# ---------------------------------------------------------------------------- registry hints
+
+HINTED_URL = "https://news.example.org/culture/2024/05/12/book-fair"
+WIRE_STORY = [
+    "افتتح وزير الثقافة مساء اليوم معرض الكتاب الدولي في دورته الثالثة والثلاثين بمشاركة ثلاثمئة دار نشر من أربعين دولة.",
+    "وقال الوزير في كلمة الافتتاح إن المعرض يقدم هذا العام برنامجا ثقافيا يضم ندوات وأمسيات شعرية وورشا للأطفال.",
+    "ويستمر المعرض عشرة أيام، ويفتح أبوابه للزوار من العاشرة صباحا حتى العاشرة مساء.",
+    "/ انتهى/",
+    "المصدر : وكالة الأنباء .",
+]
+PROMO = "وللاطلاع على مزيد من أخبار الثقافة والفنون"
+HINTS = {"body_selector": "div.wire-story", "title_selector": "h1.headline", "end_markers": ["/ انتهى/"]}
+
+
+def test_without_hints_the_press_review_article_wins():
+    """The page this hint exists for: trafilatura alone takes the <article> press review."""
+    result = extract_page(page("hinted_wire.html"), HINTED_URL)
+    assert "جولة في صحف الصباح" in result.body
+    assert WIRE_STORY[0] not in result.body
+    assert result.title == "وكالة الأنباء | أخبار عاجلة على مدار الساعة"
+
+
+def test_hints_drive_body_title_and_end_of_story():
+    result = extract_page(page("hinted_wire.html"), HINTED_URL, hints=HINTS)
+    assert result.body.split("\n") == WIRE_STORY
+    assert result.title == "افتتاح معرض الكتاب الدولي بمشاركة ثلاثمئة دار نشر"
+    assert result.lead == WIRE_STORY[0]
+
+
+def test_end_marker_hint_drops_what_follows_the_story_but_keeps_its_trailers():
+    selector_only = extract_page(page("hinted_wire.html"), HINTED_URL, hints={"body_selector": "div.wire-story"})
+    assert selector_only.body.split("\n")[-1].startswith(PROMO)
+    with_marker = extract_page(page("hinted_wire.html"), HINTED_URL,
+                               hints={"body_selector": "div.wire-story", "end_markers": ["/ انتهى/"]})
+    assert with_marker.body.split("\n") == WIRE_STORY
+
+
+def test_unmatched_body_selector_falls_back_to_the_page_with_a_warning():
+    result = extract_page(page("hinted_wire.html"), HINTED_URL, hints={"body_selector": "div.gone"})
+    assert "hint_body_selector_unmatched" in result.warnings
+    assert "جولة في صحف الصباح" in result.body
+
+
+def test_invalid_css_hint_is_a_one_line_error():
+    with pytest.raises(ValueError, match="bad CSS selector 'div..x' in extraction hints"):
+        extract_page(page("hinted_wire.html"), HINTED_URL, hints={"body_selector": "div..x"})
+
+
+# ---------------------------------------------------------------------------- metadata strings
+
+def _article_page(head: str, paragraphs: list[str]) -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f'<html lang="ar"><head><meta charset="utf-8">{head}</head>'
+            f"<body><article>{body}</article></body></html>").encode()
+
+
+STORY = [
+    "أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في المدينة بسعة مئتي سرير لخدمة سكان المنطقة الشرقية.",
+    "وقال المتحدث باسم الوزارة إن المستشفى يضم أقساما للطوارئ والأطفال والعناية المركزة وغرف عمليات حديثة.",
+    "وأضاف أن الوزارة تعتزم افتتاح مستشفيين آخرين قبل نهاية العام الجاري في محافظتين مجاورتين.",
+]
+
+
+def test_json_ld_strings_are_unescaped_even_when_double_encoded():
+    json_ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+               '"headline": "الوزير: &quot;لا تراجع&quot; عن خطة &amp;quot;الإصلاح&amp;quot;", '
+               '"datePublished": "2023-06-01T08:00:00+03:00"}</script>')
+    result = extract_page(_article_page(json_ld, STORY), "https://example.org/a")
+    assert result.title == 'الوزير: "لا تراجع" عن خطة "الإصلاح"'
+
+
+def test_meta_title_is_unescaped():
+    head = '<meta property="og:title" content="الأمم المتحدة &amp;quot;قلقة&amp;quot; من التصعيد">'
+    result = extract_page(_article_page(head, STORY), "https://example.org/a")
+    assert result.title == 'الأمم المتحدة "قلقة" من التصعيد'
+
+
+# ---------------------------------------------------------------------------- boilerplate edges
+
+def test_arabic_boilerplate_is_cut_at_both_edges_of_the_body():
+    leading = ["آخر تحديث: 09:15 - 01/06/2023", "شارك الخبر على فيسبوك تويتر واتساب"]
+    trailing = ["/ انتهى/", "اقرأ أيضا: وزير الصحة يتفقد مستشفى الولادة", "أضف تعليقك",
+                "التعليقات المنشورة لا تعبر عن رأي الموقع وإنما عن رأي أصحابها", "جميع الحقوق محفوظة © 2023"]
+    result = extract_page(_article_page("", leading + STORY + trailing), "https://example.org/a")
+    assert result.body.split("\n") == STORY + ["/ انتهى/"]
+
+
+def test_a_story_sentence_quoting_boilerplate_words_is_kept():
+    story = STORY + ["وقال الوزير إن التعليقات على المشروع تعبر عن اهتمام المواطنين بالخدمات الصحية في "
+                     "المحافظة، مؤكدا أن الوزارة ستدرس كل الاقتراحات التي وصلتها خلال الأسابيع الماضية بعناية."]
+    result = extract_page(_article_page("", story), "https://example.org/a")
+    assert result.body.split("\n") == story
+
+
+# ---------------------------------------------------------------------------- URL date
+
+def test_url_date_when_the_page_has_none():
+    result = extract_page(_article_page("", STORY), "https://example.org/news/2022/11/07/hospital",
+                          timezone="Asia/Riyadh")
+    assert result.published_at == datetime(2022, 11, 6, 21, 0, tzinfo=timezone.utc)
+    assert "published_at_from_url" in result.warnings
+
+
+@pytest.mark.parametrize("implausible", ["1970-01-01T00:00:00Z", "2099-01-01T00:00:00Z"])
+def test_url_date_replaces_an_implausible_page_date(implausible):
+    head = f'<meta property="article:published_time" content="{implausible}">'
+    result = extract_page(_article_page(head, STORY), "https://example.org/news/20221107-hospital")
+    assert result.published_at.date() == datetime(2022, 11, 7).date()
+    assert {"published_at_from_url", "published_at_implausible_ignored"} <= set(result.warnings)
+
+
+def test_a_plausible_page_date_beats_the_url_date():
+    head = '<meta property="article:published_time" content="2022-11-08T10:30:00+03:00">'
+    result = extract_page(_article_page(head, STORY), "https://example.org/news/2022/11/07/hospital")
+    assert result.published_at == datetime(2022, 11, 8, 7, 30, tzinfo=timezone.utc)
+    assert "published_at_from_url" not in result.warnings
