@@ -26,12 +26,10 @@ settings = get_settings()
     schedule=CronDataIntervalTimetable(settings.crawl_schedule, timezone="UTC"),
     default_args=support.QUICK_TASK_ARGS,
     doc_md=__doc__,
-    params={
-        "since": support.day_param(
-            "Published since", "First publication day to crawl. Empty: the start of the run's data interval."),
-        "until": support.day_param(
-            "Published until", "Last publication day to crawl, inclusive. Empty: the end of the run's data interval."),
-    },
+    params=support.day_window_params(
+        since=("Published since", "First publication day to crawl. Empty: the start of the run's data interval."),
+        until=("Published until", "Last publication day to crawl, inclusive. Empty: the end of the run's data interval."),
+    ),
     **support.DAG_DEFAULTS,
 )
 def newswire_crawl():

@@ -20,10 +20,10 @@ SOURCES = support.source_choices(get_settings())
     default_args=support.REPROCESS_TASK_ARGS,
     doc_md=__doc__,
     params={
-        "since": support.day_param(
-            "From (crawl day)", "First crawl day to reprocess (UTC). Empty: from the oldest archived crawl."),
-        "until": support.day_param(
-            "Until (crawl day)", "Last crawl day to reprocess, inclusive (UTC). Empty: up to the newest crawl."),
+        **support.day_window_params(
+            since=("From (crawl day)", "First crawl day to reprocess (UTC). Empty: from the oldest archived crawl."),
+            until=("Until (crawl day)", "Last crawl day to reprocess, inclusive (UTC). Empty: up to the newest crawl."),
+        ),
         "sources": Param(
             None, type=["null", "array"], title="Sources",
             description="Sources to reprocess. Empty: every source.",

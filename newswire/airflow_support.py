@@ -41,9 +41,10 @@ DAG_DEFAULTS: dict[str, Any] = {"start_date": START_DATE, "catchup": False, "max
 """The @dag arguments every newswire DAG shares."""
 
 
-def day_param(title: str, description: str) -> Param:
-    """An optional YYYY-MM-DD field of a trigger form."""
-    return Param(None, type=["null", "string"], format="date", title=title, description=description)
+def day_window_params(since: tuple[str, str], until: tuple[str, str]) -> dict[str, Param]:
+    """The optional YYYY-MM-DD `since` and `until` fields of a trigger form, as (title, description)."""
+    return {name: Param(None, type=["null", "string"], format="date", title=title, description=description)
+            for name, (title, description) in (("since", since), ("until", until))}
 
 
 def _task_args(retries: int, first_retry: timedelta, longest_retry: timedelta, timeout: timedelta) -> dict[str, Any]:
