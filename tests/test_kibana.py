@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from email.parser import BytesParser
 from email.policy import HTTP
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
@@ -217,16 +218,16 @@ class StandInKibana(JsonStub):
     """Answers GET /api/status with a configured version and POST _import like the saved objects API."""
 
     xsrf_header = "kbn-xsrf"
-    status: dict = {}
-    received: list[dict] = []
+    status: ClassVar[dict] = {}  # each test's handler subclass sets its own
+    received: ClassVar[list[dict]] = []
 
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):  # http.server's method names
         if urlsplit(self.path).path != "/api/status":
             return self._answer(404, {"statusCode": 404})
         self.received.append({"path": "/api/status", "headers": dict(self.headers)})
         self._answer(200, self.status)
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         url = urlsplit(self.path)
         self.received.append({"path": url.path, "query": parse_qs(url.query), "headers": dict(self.headers),
