@@ -224,7 +224,8 @@ def _lens(target: Target, ids: ObjectIds, key: str, title: str, field: str, seri
     }
     return _saved(target, "lens", ids.chart(key), {
         "title": f"newswire: {title}", "description": "", "visualizationType": "lnsXY", "state": state,
-    }, [_reference(f"indexpattern-datasource-layer-{layer}", "index-pattern", ids.data_view)])
+    }, [_reference("indexpattern-datasource-current-indexpattern", "index-pattern", ids.data_view),
+        _reference(f"indexpattern-datasource-layer-{layer}", "index-pattern", ids.data_view)])
 
 
 def _control_group(target: Target, ids: ObjectIds) -> tuple[dict, list[dict]]:

@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 LOWEST_VENV_PYTHON = REPO / ".venv-airflow-lowest" / "bin" / "python"
@@ -58,3 +59,50 @@ def test_every_dag_file_imports_without_errors_on_the_lowest_airflow(loaded):
     assert loaded["import_errors"] == {}
     assert set(loaded["dag_ids"]) == EXPECTED_DAG_IDS
     assert loaded["files"] == sorted(path.name for path in (REPO / "dags").glob("*.py"))
+
+
+# --- the compose stack's Airflow setup, on the same release ---------------------------------------
+
+
+def lowest_venv_env(home: Path, **extra: str) -> dict[str, str]:
+    if not LOWEST_VENV_PYTHON.exists():
+        pytest.skip(f"{LOWEST_VENV_PYTHON.parent.parent.name} missing: run `bash infra/airflow-lowest.sh`")
+    compose = yaml.safe_load((REPO / "infra" / "compose" / "docker-compose.yml").read_text(encoding="utf-8"))
+    auth_manager = compose["x-airflow-common"]["environment"]["AIRFLOW__CORE__AUTH_MANAGER"]
+    return {"PATH": f"{LOWEST_VENV_PYTHON.parent}:{os.environ['PATH']}", "HOME": str(home),
+            "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__AUTH_MANAGER": auth_manager,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", **extra}
+
+
+def test_the_compose_auth_manager_is_fab_and_loads_on_the_lowest_airflow(tmp_path):
+    environment = lowest_venv_env(tmp_path)
+    check = ("import importlib, os\n"
+             "from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager\n"
+             "module, name = os.environ['AIRFLOW__CORE__AUTH_MANAGER'].rsplit('.', 1)\n"
+             "cls = getattr(importlib.import_module(module), name)\n"
+             "print(cls.__name__, issubclass(cls, BaseAuthManager))")
+    result = subprocess.run([str(LOWEST_VENV_PYTHON), "-c", check], env=environment, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Airflow logs its own start-up on stdout; the answer is the last line.
+    assert result.stdout.strip().splitlines()[-1].split() == ["FabAuthManager", "True"]
+
+
+@pytest.mark.airflow
+def test_airflow_init_script_migrates_and_creates_then_updates_the_admin(tmp_path):
+    """infra/compose/init/airflow-init.sh run twice on a SQLite database: creates the admin, then resets it."""
+    script = REPO / "infra" / "compose" / "init" / "airflow-init.sh"
+    environment = lowest_venv_env(tmp_path, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path}/airflow.db",
+                                  AIRFLOW_ADMIN_USER="newsroom-admin", AIRFLOW_ADMIN_PASSWORD="Xq7pW2rT9vL4-first")
+    first = subprocess.run(["bash", str(script)], env=environment, capture_output=True, text=True, timeout=600,
+                           check=False)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "airflow-init: created admin user newsroom-admin" in first.stdout
+    second = subprocess.run(["bash", str(script)], env={**environment, "AIRFLOW_ADMIN_PASSWORD": "Xq7pW2rT9vL4-second"},
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "airflow-init: admin user newsroom-admin exists, password set from .env" in second.stdout
+    listed = subprocess.run(["airflow", "users", "list", "--output", "json"], env=environment, capture_output=True,
+                            text=True, timeout=300, check=False)
+    users = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert [(user["username"], user["roles"]) for user in users] == [("newsroom-admin", ["Admin"])]
