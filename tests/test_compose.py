@@ -6,16 +6,25 @@ password gate with fake environments, the rest checked against what the stack mo
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
+import threading
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import jsonschema
 import pytest
 import yaml
+from http_stub import JsonStub
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -353,3 +362,102 @@ def test_setup_refuses_each_weak_secret(compose, env_example, value, reason):
         assert result.returncode == 1, name
         assert result.stderr.startswith(f"refusing to set up: {name} ") and reason in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+# --- elasticsearch-setup.sh against a local HTTPS stand-in for Elasticsearch's security API -------
+
+
+class StandInSecurityApi(JsonStub):
+    """Records what the setup script sends; answers like Elasticsearch's health and security endpoints."""
+
+    received: ClassVar[list[dict]] = []
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.received.append({"method": self.command, "path": self.path.split("?")[0],
+                              "auth": self.headers.get("Authorization", ""),
+                              "body": json.loads(body) if body else None})
+        self._answer(200, {"status": "green"} if self.path.startswith("/_cluster/health") else {"created": True})
+
+    do_GET = do_POST = do_PUT = _record
+
+
+def make_certificates(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA and a localhost certificate it signs (what elasticsearch-certutil makes in the stack)."""
+    ca_key, ca_crt, key, csr, crt = (folder / f"{name}-{part}" for part in ("ca.key", "ca.crt", "node.key",
+                                                                             "node.csr", "node.crt"))
+    def openssl(*arguments: str) -> None:
+        subprocess.run(["openssl", *arguments], check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
+            "-subj", f"/CN={name} test CA", "-days", "1")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
+    extensions = folder / f"{name}-san.cnf"
+    extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n", encoding="utf-8")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(crt), "-days", "1", "-extfile", str(extensions))
+    return ca_crt, crt, key
+
+
+@contextmanager
+def https_stand_in(certificate: Path, key: Path) -> Iterator[tuple[str, list[dict]]]:
+    handler = type("Handler", (StandInSecurityApi,), {"received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://localhost:{server.server_port}", handler.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_elasticsearch_setup(compose: dict, env: dict[str, str], url: str, ca: Path) -> subprocess.CompletedProcess:
+    service = compose["services"]["elasticsearch-setup"]
+    environment = {name: resolve(str(value), env) for name, value in service["environment"].items()}
+    environment.update(ES_URL=url, ES_CA_CERT=str(ca))  # the stand-in instead of https://elasticsearch:9200
+    return subprocess.run(["bash", str(init_script(service))], env={"PATH": os.environ["PATH"], **environment},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("curl") is None, reason="needs openssl and curl")
+def test_elasticsearch_setup_creates_the_pipeline_role_and_user_over_verified_https(compose, env_example, tmp_path):
+    env = strong_env(env_example)
+    ca, certificate, key = make_certificates(tmp_path, "stack")
+    with https_stand_in(certificate, key) as (url, received):
+        result = run_elasticsearch_setup(compose, env, url, ca)
+    assert result.returncode == 0, result.stderr
+    superuser = "Basic " + base64.b64encode(f"elastic:{env['ELASTIC_PASSWORD']}".encode()).decode()
+    assert {request["auth"] for request in received} == {superuser}
+    writes = [(r["method"], r["path"], r["body"]) for r in received if r["method"] != "GET"]
+    assert writes == [
+        ("POST", "/_security/user/kibana_system/_password", {"password": env["KIBANA_SYSTEM_PASSWORD"]}),
+        ("PUT", "/_security/role/newswire_pipeline", {
+            "cluster": ["monitor", "manage_index_templates", "manage_ilm"],
+            "indices": [{"names": [f"{env['NEWSWIRE_INDEX_PREFIX']}-*"],
+                         "privileges": ["read", "write", "create_index", "manage"]}]}),
+        ("PUT", f"/_security/user/{env['NEWSWIRE_ES_USER']}", {
+            "password": env["NEWSWIRE_ES_PASSWORD"], "roles": ["newswire_pipeline"], "full_name": "newswire pipeline"}),
+    ]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("curl") is None, reason="needs openssl and curl")
+def test_elasticsearch_setup_refuses_a_certificate_from_another_ca(compose, env_example, tmp_path):
+    ca, _, _ = make_certificates(tmp_path, "stack")
+    _, other_certificate, other_key = make_certificates(tmp_path, "other")
+    with https_stand_in(other_certificate, other_key) as (url, received):
+        # The script retries while Elasticsearch is unreachable; one failed attempt is enough here.
+        process = subprocess.Popen(["bash", str(init_script(compose["services"]["elasticsearch-setup"]))],
+                                   env={"PATH": os.environ["PATH"], "ES_URL": url, "ES_CA_CERT": str(ca),
+                                        **{k: v for k, v in strong_env(env_example).items() if SECRET_NAME.search(k)}},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = process.communicate(timeout=3)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+    assert "waiting for Elasticsearch" in stdout
+    assert "certificate" in stderr.lower()
+    assert received == []  # no request got past the TLS handshake

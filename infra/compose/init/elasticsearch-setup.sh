@@ -7,7 +7,7 @@
 #      policy that `newswire index init` and every processing run (re)install, and reads cluster health.
 set -euo pipefail
 
-es=https://elasticsearch:9200
+es=${ES_URL}
 call() {
   curl -fsS --cacert "$ES_CA_CERT" -u "elastic:${ELASTIC_PASSWORD}" -H "Content-Type: application/json" "$@"
 }
