@@ -423,7 +423,7 @@ def run_elasticsearch_setup(compose: dict, env: dict[str, str], url: str, ca: Pa
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("curl") is None, reason="needs openssl and curl")
-def test_elasticsearch_setup_stand_in_gets_the_pipeline_role_and_user_over_verified_https(compose, env_example, tmp_path):
+def test_elasticsearch_setup_stand_in_gets_role_and_user_over_verified_https(compose, env_example, tmp_path):
     env = strong_env(env_example)
     ca, certificate, key = make_certificates(tmp_path, "stack")
     with https_stand_in(certificate, key) as (url, received):
