@@ -252,19 +252,28 @@ def _control_group(target: Target, ids: ObjectIds) -> tuple[dict, list[dict]]:
     return group, references
 
 
-def _grid(number: int, wide: bool) -> dict:
-    # Two charts per row; the saved search (a wide table) gets a row of its own below them.
-    return {"x": 0 if wide or number % 2 == 0 else 24, "y": 15 * (number // 2), "w": 48 if wide else 24, "h": 15,
-            "i": str(number + 1)}
+def _layout(wide: list[bool]) -> list[dict]:
+    """Grid positions: charts two per row, a wide panel (the saved search's table) on a row of its own."""
+    grids, x, y = [], 0, 0
+    for number, is_wide in enumerate(wide):
+        if is_wide and x:
+            x, y = 0, y + 15
+        grids.append({"x": x, "y": y, "w": 48 if is_wide else 24, "h": 15, "i": str(number + 1)})
+        if is_wide or x:
+            x, y = 0, y + 15
+        else:
+            x = 24
+    return grids
 
 
 def _dashboard(target: Target, ids: ObjectIds, panel_objects: list[dict], extra_references: list[dict],
                extra_attributes: dict) -> dict:
     panels, references = [], []
-    for number, saved in enumerate(panel_objects):
+    grids = _layout([saved["type"] == "search" for saved in panel_objects])
+    for number, (saved, grid) in enumerate(zip(panel_objects, grids, strict=True)):
         ref = f"panel_{number}"
-        panels.append({"type": saved["type"], "panelIndex": str(number + 1), "embeddableConfig": {},
-                       "gridData": _grid(number, saved["type"] == "search"), "panelRefName": ref})
+        panels.append({"type": saved["type"], "panelIndex": grid["i"], "embeddableConfig": {},
+                       "gridData": grid, "panelRefName": ref})
         references.append(_reference(ref, saved["type"], saved["id"]))
     attributes = {
         "title": f"newswire: overview ({ids.alias})",

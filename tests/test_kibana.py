@@ -120,6 +120,16 @@ def test_references_resolve_and_ids_follow_the_index_prefix(target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_dashboard_panels_do_not_overlap_and_fill_the_width(target):
+    panels = json.loads(by_type(objects_of(target), "dashboard")[0]["attributes"]["panelsJSON"])
+    cells = [(x, y) for p in panels for x in range(p["gridData"]["x"], p["gridData"]["x"] + p["gridData"]["w"])
+             for y in range(p["gridData"]["y"], p["gridData"]["y"] + p["gridData"]["h"])]
+    assert len(cells) == len(set(cells)), "two panels share a grid cell"
+    assert all(p["gridData"]["x"] + p["gridData"]["w"] <= 48 for p in panels)
+    assert [p["panelIndex"] for p in panels] == [p["gridData"]["i"] for p in panels]
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_saved_search_shows_one_article_per_story(target):
     search = by_type(objects_of(target), "search")[0]
     (story_filter,) = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["filter"]
