@@ -2,9 +2,9 @@
 
 One set of objects per target: Kibana 8.x, Kibana 9.x and OpenSearch Dashboards. Each is generated here
 for the configured read alias (so two index prefixes can live in one Kibana) and exported as NDJSON to
-infra/ (a test keeps those files equal to this code; rewrite them with ``write_ndjson_files()``). The Kibana sets carry ``coreMigrationVersion`` and a
-per-type ``typeMigrationVersion``; OpenSearch Dashboards still reads the 7.10-era ``migrationVersion``
-map. The versions and attribute schemas each set is checked against were read from the products' own
+infra/ (a test keeps those files equal to this code; rewrite them with ``write_ndjson_files()``).
+The Kibana sets carry ``coreMigrationVersion`` and a per-type ``typeMigrationVersion``; OpenSearch
+Dashboards still reads the 7.10-era ``migrationVersion`` map. The versions and attribute schemas each set is checked against were read from the products' own
 source and are kept, with the paths and commits read, in pipelines/kibana_schemas/.
 
 ``newswire kibana-setup`` asks the server for its version (GET /api/status) and imports the set that
@@ -55,9 +55,9 @@ class Target:
     flavour: str
     major: int
     # type -> the format version the generated attributes are in (typeMigrationVersion, or the
-    # migrationVersion entry for OpenSearch Dashboards). Kibana migrates anything older on import and
-    # refuses anything newer than it knows, so each is the newest version every minor of the major knows
-    # whose schema the attributes satisfy; the reasons are in the schema files.
+    # migrationVersion entry for OpenSearch Dashboards). Kibana migrates an object forward from the
+    # version it declares and refuses one newer than it knows, so each is a version every minor of the
+    # major knows (listed in its schema file) whose attribute schema the generated attributes satisfy.
     versions: dict[str, str]
 
     @property
@@ -84,6 +84,8 @@ TARGETS = {
         "index-pattern": "7.6.0", "search": "7.9.3", "visualization": "7.10.0", "dashboard": "7.9.3"}),
 }
 SUPPORTED_MAJORS = {"kibana": (8, 9), "opensearch-dashboards": (1, 2, 3)}
+# Kibana before 8.8 refuses coreMigrationVersion 8.8.0 and has no typeMigrationVersion field.
+KIBANA_FIRST_TYPE_MIGRATION_VERSION = (8, 8)
 DEFAULT_TARGET = {"kibana": "kibana-9", "opensearch-dashboards": "opensearch-dashboards-2"}
 NDJSON_FILES = {name: target.ndjson_file for name, target in TARGETS.items()}
 
@@ -415,7 +417,7 @@ def target_for_status(status: dict) -> Target:
     releases 1.x-3.x. Both give the release in ``version.number``.
     """
     number = str((status.get("version") or {}).get("number", ""))
-    match = re.match(r"(\d+)\.\d+", number)
+    match = re.match(r"(\d+)\.(\d+)", number)
     overall = (status.get("status") or {}).get("overall") or {}
     if not match or not ({"level", "state"} & set(overall)):
         raise KibanaSetupError(f"{STATUS_PATH} did not answer like Kibana or OpenSearch Dashboards "
@@ -425,7 +427,12 @@ def target_for_status(status: dict) -> Target:
     if major not in SUPPORTED_MAJORS[flavour]:
         supported = ", ".join(f"{m}.x" for m in SUPPORTED_MAJORS[flavour])
         raise KibanaSetupError(f"{flavour} {number} is not supported; objects exist for {supported}")
-    return TARGETS[f"kibana-{major}"] if flavour == "kibana" else TARGETS[DEFAULT_TARGET[flavour]]
+    if flavour == "opensearch-dashboards":
+        return TARGETS[DEFAULT_TARGET[flavour]]
+    if (major, int(match.group(2))) < KIBANA_FIRST_TYPE_MIGRATION_VERSION:
+        raise KibanaSetupError(f"kibana {number} is not supported; the objects need 8.8 or later "
+                               "(the first release with typeMigrationVersion)")
+    return TARGETS[f"kibana-{major}"]
 
 
 def detect_target(kibana_url: str, settings: Settings, *, timeout: float = 30) -> tuple[Target, str]:

@@ -367,6 +367,12 @@ def test_status_answer_picks_the_object_set(status, expected):
     assert target_for_status(status).name == expected
 
 
+def test_kibana_before_8_8_is_refused():
+    with pytest.raises(Exception, match=r"kibana 8\.7\.1 is not supported; the objects need 8\.8 or later"):
+        target_for_status(kibana_status("8.7.1"))
+    assert target_for_status(kibana_status("8.8.0")).name == "kibana-8"
+
+
 def test_status_answer_that_is_neither_product_is_refused():
     with pytest.raises(Exception, match="did not answer like Kibana or OpenSearch Dashboards"):
         target_for_status({"version": {"number": "9.1.0"}, "status": {}})
