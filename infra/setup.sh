@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything newswire needs on a fresh machine, from this repository alone:
 #   infra/setup.sh          Python venv + package, OpenSearch jars (the demo)
-#   infra/setup.sh --test   ... plus what the test suite needs (Debian's chromium for the browser test)
+#   infra/setup.sh --test   ... plus what the test suite needs: Debian's chromium for the browser test,
+#                           the lowest supported Airflow in .venv-airflow-lowest (infra/airflow-lowest.sh)
+#                           and the compose-spec schema from npm (infra/compose-schema.sh)
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ apt_install() {
 }
 
 apt_install java:default-jdk-headless mvn:maven
-$with_test && apt_install chromium:chromium
+$with_test && apt_install chromium:chromium npm:npm
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
@@ -39,4 +41,9 @@ else
 fi
 
 # Fetch the OpenSearch node's jars from Maven Central once (cached under ~/.cache/newswire).
-.venv/bin/python -c "from pipelines import local_engine; from pipelines.settings import get_settings; print('engine jars:', local_engine.fetch_jars(get_settings()))"
+.venv/bin/python -c "from pipelines import local_engine; from kernel.settings import get_settings; print('engine jars:', local_engine.fetch_jars(get_settings()))"
+
+if $with_test; then
+  bash infra/airflow-lowest.sh
+  bash infra/compose-schema.sh
+fi

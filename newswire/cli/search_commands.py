@@ -21,6 +21,7 @@ from pipelines.index import SearchEngine, SearchEngineError
 from pipelines.kibana import (
     FLAVOURS,
     KibanaSetupError,
+    detect_target,
     import_saved_objects,
     saved_objects,
     to_ndjson,
@@ -171,23 +172,25 @@ def kibana_export(flavour: str = typer.Option("kibana", help=f"One of {', '.join
 @app.command("kibana-setup")
 def kibana_setup(
     kibana_url: str = typer.Option(..., envvar="NEWSWIRE_KIBANA_URL", help="e.g. http://localhost:5601"),
-    flavour: str = typer.Option("kibana", help=f"One of {', '.join(FLAVOURS)}."),
     file: Path | None = typer.Option(None, exists=True, dir_okay=False,
                                      help="An NDJSON file to import instead of the objects for this index prefix."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Import the data view, saved search and dashboard (overwriting older versions)."""
-    if flavour not in FLAVOURS:
-        raise typer.BadParameter(f"expected one of {', '.join(FLAVOURS)}", param_hint="--flavour")
+    """Import the data view, saved search, charts and dashboard the server's version reads (overwriting)."""
     settings = get_settings()
-    ndjson = file.read_text(encoding="utf-8") if file else to_ndjson(saved_objects(settings.read_alias, flavour))
     try:
-        answer = import_saved_objects(kibana_url, ndjson, settings, flavour=flavour)
+        # The server's own version picks the object set (Kibana 8.x, 9.x or OpenSearch Dashboards).
+        target, version = detect_target(kibana_url, settings)
+        ndjson = file.read_text(encoding="utf-8") if file else to_ndjson(
+            saved_objects(settings.read_alias, target.flavour, target.name))
+        answer = import_saved_objects(kibana_url, ndjson, settings, flavour=target.flavour)
     except KibanaSetupError as error:
         console.print(f"[red]kibana-setup failed:[/] {escape(str(error))}")
         raise typer.Exit(1) from None
-    summary = {"kibana_url": kibana_url, "flavour": flavour, "imported": answer.get("successCount", 0)}
+    summary = {"kibana_url": kibana_url, "flavour": target.flavour, "server_version": version,
+               "object_set": target.name, "imported": answer.get("successCount", 0)}
     if as_json:
         print_json(summary)
     else:
-        console.print(f"imported {summary['imported']} saved objects into {escape(kibana_url)} ({flavour})")
+        console.print(f"imported {summary['imported']} saved objects ({target.name}) into {escape(kibana_url)}"
+                      f" ({target.flavour} {version})")

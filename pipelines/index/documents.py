@@ -84,7 +84,7 @@ def _template_file(name: str) -> str:
 
 
 def load_template(name: str) -> dict[str, Any]:
-    """A fresh copy of one JSON file of index_templates/ (callers may modify it)."""
+    """A fresh copy of one JSON file of templates/ (callers may modify it)."""
     return json.loads(_template_file(name))
 
 
