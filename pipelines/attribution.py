@@ -226,12 +226,18 @@ def load_gazetteer(path: Path = GAZETTEER_PATH) -> Gazetteer:
         return Gazetteer.from_entries(yaml.safe_load(handle))
 
 
+ORIGINS = ("body", "byline", "metadata")
+"""Where a credit is read, in order of preference for one agency: the text, the page's byline, its metadata."""
+_ORIGIN_RANK = {origin: rank for rank, origin in enumerate(ORIGINS)}
+
+
 @dataclass(frozen=True)
 class _Credit:
     agency_id: str
     evidence_start: int
     evidence_end: int
     rule: str
+    origin: str = "body"
 
 
 @dataclass(frozen=True)
@@ -419,7 +425,8 @@ def _find_credits(folded: str, gazetteer: Gazetteer) -> list[_Credit]:
 def _primary_first(credits: list[_Credit], gazetteer: Gazetteer) -> list[_Credit]:
     """One credit per agency (the strongest evidence), named agencies before unnamed ones."""
     def strength(credit: _Credit) -> tuple:
-        return (gazetteer.agencies[credit.agency_id].generic, _RULE_RANK[credit.rule], credit.evidence_start)
+        return (gazetteer.agencies[credit.agency_id].generic, _ORIGIN_RANK[credit.origin], _RULE_RANK[credit.rule],
+                credit.evidence_start)
 
     best: dict[str, _Credit] = {}
     for credit in sorted(credits, key=strength):
@@ -436,29 +443,44 @@ def _cited(folded: str, folded_title: str, excluded: list[tuple[int, int]], gaze
     return sorted(in_text | in_title)
 
 
-def _attribution(credit: _Credit, text: str, gazetteer: Gazetteer) -> Attribution:
+def _attribution(credit: _Credit, sources: dict[str, str], gazetteer: Gazetteer) -> Attribution:
     agency = gazetteer.agencies[credit.agency_id]
     confidence = RULE_CONFIDENCE[credit.rule] - (GENERIC_CONFIDENCE_PENALTY if agency.generic else 0.0)
     return Attribution(
         agency_id=agency.id, name_ar=agency.name_ar, name_en=agency.name_en,
-        evidence=text[credit.evidence_start:credit.evidence_end], position=credit.evidence_start,
-        rule=credit.rule, confidence=round(confidence, 2),
+        evidence=sources[credit.origin][credit.evidence_start:credit.evidence_end], position=credit.evidence_start,
+        rule=credit.rule, confidence=round(confidence, 2), origin=credit.origin,
     )
 
 
-def tag_attribution(text: str, title: str = "") -> AttributionResult:
-    """Credited agencies (with evidence and its offset in ``text``) and cited agencies.
+def _credit_lines(text: str, origin: str, gazetteer: Gazetteer) -> list[_Credit]:
+    """Credits of a byline or metadata author: each of its lines read as a dateline or byline."""
+    return [
+        _Credit(credit.agency_id, credit.evidence_start, credit.evidence_end, credit.rule, origin)
+        for m in re.finditer(r"[^\n]+", fold(text))
+        for credit in _credit_line(m.group(), m.start(), gazetteer)
+    ]
+
+
+def tag_attribution(text: str, title: str = "", byline: str = "", metadata: str = "") -> AttributionResult:
+    """Credited agencies (with evidence, its offset and where it was read) and cited agencies.
 
     ``text`` is the normalised text *including* its trailers (see pipelines.clean); the title
-    only contributes citations.
+    only contributes citations. ``byline`` is the page's byline shown above the text
+    (``الرياض - واس``) and ``metadata`` the author its JSON-LD or meta tags name; both are
+    normalised like the text and read only as credit lines (a dateline or a list of agency
+    names), never as running text. Each credit's ``origin`` says which of the three it came
+    from, and its position is an offset in that string.
     """
     gazetteer = load_gazetteer()
     folded = fold(text)
     found = _find_credits(folded, gazetteer)
-    credits = _primary_first(found, gazetteer)
+    outside = _credit_lines(byline, "byline", gazetteer) + _credit_lines(metadata, "metadata", gazetteer)
+    credits = _primary_first(found + outside, gazetteer)
     evidence_spans = [(credit.evidence_start, credit.evidence_end) for credit in found]
+    sources = {"body": text, "byline": byline, "metadata": metadata}
     return AttributionResult(
-        credited=[_attribution(credit, text, gazetteer) for credit in credits],
+        credited=[_attribution(credit, sources, gazetteer) for credit in credits],
         cited_agencies=_cited(folded, fold(title), evidence_spans, gazetteer),
     )
 
