@@ -93,6 +93,10 @@ _DATELINE_GAPS = (
     # the date of a dated dateline: "بريده 10 جمادي الاخره 1448 ه الموافق 21 نوفمبر 2026 م واس"
     re.compile(rf"{_OPENING_PLACE}(?P<gap>\s*[\-–—:،,]?\s*{_ONE_DATE}"
                rf"(?:\s*[،,]?\s*(?:الموافق\s*(?:ل\s*)?)?{_ONE_DATE})?)"),
+    # Reuters' dateline: day and the month in one or two calendars' names, the agency in
+    # parentheses next: "القاهره 12 مارس اذار (رويترز) -", "بيروت 3 تموز/يوليو 2026 (رويترز) -"
+    re.compile(rf"{_OPENING_PLACE}(?P<gap>\s*[\-–—:،,]?\s*\d{{1,2}}\s+(?:{_MONTHS})"
+               rf"(?:\s*[/\-]?\s*(?:{_MONTHS}))?(?:\s+\d{{4}})?)(?=\s*\()"),
     # a lone quote mark standing for the colon: 'سنغافوره "رويترز', 'دبي"رويترز'
     re.compile(rf'{_OPENING_PLACE}\s*(?P<gap>")(?=[^"\n]*$)'),
 )
@@ -104,6 +108,11 @@ MAX_CONTEXT_WORDS = 3
 MAX_NAMES_CHARS = 100
 """Longer than any agency name or list of names: running text, not looked up."""
 TAIL_LINES = 3
+_LEFTOVERS = re.compile(r"(?:[a-z][a-z0-9'’&.]*\s*|[|»›‹<>•·*#]+\s*)+(?=[^\W\d_a-z])")
+"""Crawler leftovers opening a text before its dateline: slider and navigation words in Latin
+script ("Next Previous", "Home News Share") and the symbols between them, in folded text."""
+_LAST_SENTENCE = re.compile(r"(?<=[.!؟?])\s+(?P<rest>[^.!؟?]{1,60}?)[\s.]*$")
+"""The words after a line's last sentence end: where a tail credit (``... امس. لندن- ا ف ب``) stands."""
 LEAD_MIN_WORDS = 6
 """A line of fewer words is a byline or a dateline, not the lead paragraph."""
 LEAD_CHARS = 120
@@ -149,6 +158,17 @@ def term_key(term: str) -> str:
     return " ".join(fold(term).replace(".", " ").translate(_NO_QUOTES).split())
 
 
+def _spelled_letters(key: str) -> str | None:
+    """The letters of an abbreviation spelled in two or more short pieces ("ا ف ب", "اف ب"), else None.
+
+    A single word is never read this way: "اب" is the month of Ab, not أ ب.
+    """
+    pieces = key.split()
+    if len(pieces) > 1 and all(len(piece) <= 2 for piece in pieces):
+        return "".join(pieces)
+    return None
+
+
 def _term_pattern(term: str) -> str:
     """Regex for one gazetteer term in folded text; single-letter abbreviations allow dots."""
     tokens = fold(term).split()
@@ -184,6 +204,8 @@ class Gazetteer:
     terms: dict[str, str]
     """term_key -> agency id, for every name and short form (and "وكالة <term>")."""
     citation_patterns: tuple[re.Pattern, ...]
+    letters: dict[str, str] = field(default_factory=dict)
+    """Spelled-out abbreviations by their letters alone ("افب" for أ ف ب): how "أف ب", "أ.ف ب" are found."""
 
     @classmethod
     def from_entries(cls, entries: list[dict]) -> "Gazetteer":
@@ -202,11 +224,21 @@ class Gazetteer:
                     previous = terms.setdefault(term_key(variant), agency.id)
                     if previous != agency.id:
                         raise ValueError(f"term {variant!r} belongs to both {previous} and {agency.id}")
+        letters = {}
+        for agency in agencies.values():
+            for term in agency.short:
+                if key := _spelled_letters(term_key(term)):
+                    previous = letters.setdefault(key, agency.id)
+                    if previous != agency.id:
+                        raise ValueError(f"abbreviation {term!r} belongs to both {previous} and {agency.id}")
         named = [agency for agency in agencies.values() if not agency.generic]
-        return cls(agencies=agencies, terms=terms, citation_patterns=_citation_patterns(named))
+        return cls(agencies=agencies, terms=terms, citation_patterns=_citation_patterns(named), letters=letters)
 
     def lookup(self, segment: str) -> str | None:
-        return self.terms.get(term_key(segment))
+        key = term_key(segment)
+        if agency_id := self.terms.get(key):
+            return agency_id
+        return self.letters.get(_spelled_letters(key) or "")
 
     def citations(self, folded: str) -> list[tuple[str, int, int]]:
         """(agency id, start, end) of every citation in a folded text."""
@@ -409,17 +441,27 @@ def _find_credits(folded: str, gazetteer: Gazetteer) -> list[_Credit]:
     tail = {offset for _, offset in lines[-TAIL_LINES:]}
     lead = next((offset for line, offset in lines if len(_WORD.findall(line)) >= LEAD_MIN_WORDS), None)
     credits: list[_Credit] = []
-    for line, offset in lines:
-        if offset == lead:
+    for whole_line, line_start in lines:
+        line, offset = whole_line, line_start
+        if (lead is None or line_start <= lead) and (m := _LEFTOVERS.match(line)):
+            line, offset = line[m.end():], offset + m.end()  # "Next Previous عين اليوم – واس"
+        if line_start == lead:
             credits.extend(_lead_parenthesis(line, offset, gazetteer))
-        if offset in tail and (found := _trailer(line, offset, gazetteer)):
+        if line_start in tail and (found := _trailer(line, offset, gazetteer)):
             credits.extend(found)
             continue
         found = _credit_line(line, offset, gazetteer)
-        if not found and offset in tail:
-            found = _closing_parenthesis(line, offset, gazetteer)
+        if not found and line_start in tail:
+            found = _closing_parenthesis(line, offset, gazetteer) or _tail_credit(line, offset, gazetteer)
         credits.extend(found)
     return credits
+
+
+def _tail_credit(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
+    """``... في الموسم المقبل. لندن- ا ف ب``: a place-and-agency credit after the last sentence."""
+    if not (m := _LAST_SENTENCE.search(folded_line)):
+        return []
+    return _credit_line(m.group("rest"), offset + m.start("rest"), gazetteer)
 
 
 def _primary_first(credits: list[_Credit], gazetteer: Gazetteer) -> list[_Credit]:
