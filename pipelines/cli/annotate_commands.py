@@ -167,12 +167,15 @@ def eval_language(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> N
     if as_json:
         print_json(result)
         return
-    console.print(f"{result['cases']} cases {result['by_language']}; "
-                  f"{result['skipped_corpus_cases']} corpus cases skipped (dataset absent)")
-    for kind in language_evaluation.KINDS:
-        console.print(_confusion_table(f"{kind}s", result[kind]))
-        for error in result[kind]["errors"]:
-            console.print(f"  miss {error['case_id']}: {error['expected']} -> {error['predicted']}")
+    console.print(f"{result['skipped_corpus_cases']} corpus cases skipped (dataset absent)")
+    for split in language_evaluation.SPLITS:
+        figures = result[split]
+        console.print(f"{split}: {figures['cases']} cases {figures['by_language']}; " + ", ".join(
+            f"{kind} accuracy {figures[kind]['accuracy']:.3f}" for kind in language_evaluation.KINDS))
+        for kind in language_evaluation.KINDS:
+            console.print(_confusion_table(f"{split} {kind}s", figures[kind]))
+            for error in figures[kind]["errors"]:
+                console.print(f"  {split} miss {error['case_id']}: {error['expected']} -> {error['predicted']}")
 
 
 @app.command("eval-dedup")
