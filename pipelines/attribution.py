@@ -49,6 +49,7 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.clean import normalize_text
 from pipelines.records import Attribution
 
 GAZETTEER_PATH = Path(__file__).resolve().parent / "data" / "agencies.yaml"
@@ -509,11 +510,13 @@ def tag_attribution(text: str, title: str = "", byline: str = "", metadata: str 
 
     ``text`` is the normalised text *including* its trailers (see pipelines.clean); the title
     only contributes citations. ``byline`` is the page's byline shown above the text
-    (``الرياض - واس``) and ``metadata`` the author its JSON-LD or meta tags name; both are
-    normalised like the text and read only as credit lines (a dateline or a list of agency
-    names), never as running text. Each credit's ``origin`` says which of the three it came
-    from, and its position is an offset in that string.
+    (``الرياض - واس``) and ``metadata`` the author names its JSON-LD or meta tags give (one a
+    line), both as plain text with HTML entities decoded. They are normalised here like the text
+    and read only as credit lines (a dateline or a list of agency names), never as running text.
+    Each credit's ``origin`` says which of the three it came from, and its position is an offset
+    in that (normalised) string.
     """
+    byline, metadata = normalize_text(byline), normalize_text(metadata)
     gazetteer = load_gazetteer()
     folded = fold(text)
     found = _find_credits(folded, gazetteer)

@@ -319,3 +319,6 @@ def test_a_byline_credit_keeps_its_origin_and_position_in_the_byline():
     # a byline is read as credit lines only: a sentence naming an agency there credits nobody
     assert tag_attribution(body, byline="ونقلت وكالة رويترز عن مسؤول قوله").credited == []
     assert tag_attribution(body).credited == []
+    # the byline is passed as the page shows it and normalised like the text (a lone tatweel is a dash)
+    raw = tag_attribution(body, byline="  الرياضي ـ وكالات ")
+    assert [(c.agency_id, c.origin, c.evidence) for c in raw.credited] == [("agencies", "byline", "الرياضي - وكالات")]

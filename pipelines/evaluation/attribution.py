@@ -85,14 +85,14 @@ class AttributionReport:
 
 
 def corpus_byline(record: dict) -> str:
-    """The page's byline of a corpus article (its ``author`` field), as production passes it."""
-    return normalize_text(html.unescape(record.get("author") or ""))
+    """The page's byline of a corpus article (its ``author`` field) as production passes it: plain text."""
+    return html.unescape(record.get("author") or "")
 
 
 def load_handwritten(path: Path = HANDWRITTEN) -> list[AttributionCase]:
     return [
         AttributionCase(row["case_id"], row["provenance"], normalize_text(row["text"]), row.get("title", ""),
-                        frozenset(row["credited"]), row["split"], normalize_text(row.get("byline", "")))
+                        frozenset(row["credited"]), row["split"], row.get("byline", ""))
         for row in read_jsonl(path)
     ]
 
