@@ -35,7 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.restore_extraction_pages import DEFAULT_DEST, load_manifest, restored_pages  # noqa: E402
+from benchmarks.restore_extraction_pages import (  # noqa: E402
+    DEFAULT_DEST,
+    load_manifest,
+    restored_pages,
+)
 from pipelines.extract import ExtractionError, decode_html, extract_page  # noqa: E402
 
 _WORD = re.compile(r"\w+")

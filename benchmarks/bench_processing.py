@@ -46,7 +46,7 @@ def run(limit: int, trace: bool) -> dict:
     wall, cpu = time.perf_counter(), _cpu()
     for number, item in enumerate(articles, start=1):
         record_id = f"{number:06d}"
-        article = analyse_page(text_page(item["title"], item["content"]),
+        article = analyse_page(text_page(item["title"], item["content"], byline=item.get("author") or ""),
                                {"id": record_id, "url": item.get("url", ""), "canonical_url": ""})
         clusterer.add(record_id, story_text(article))
         languages[article.language] += 1

@@ -29,6 +29,9 @@ class Attribution(BaseModel):
     position: int = Field(description="Character offset of the evidence in the text searched.")
     rule: str = Field(description="Which rule found it: trailer, parenthetical, dateline, byline, ...")
     confidence: float
+    origin: str = Field("body", description="Where the credit was read: body (the text), byline (the page's "
+                                            "byline above the text) or metadata (the JSON-LD / meta author); "
+                                            "position and evidence refer to that string.")
 
 
 class Provenance(BaseModel):

@@ -50,6 +50,7 @@ from pathlib import Path
 from kernel.agencies import BUNDLED_AGENCIES, Agency, load_agencies
 from kernel.records import Attribution
 from pipelines.arabic import fold_letters
+from pipelines.clean import normalize_text
 
 GENERIC_AGENCY = "agencies"
 
@@ -92,6 +93,10 @@ _DATELINE_GAPS = (
     # the date of a dated dateline: "بريده 10 جمادي الاخره 1448 ه الموافق 21 نوفمبر 2026 م واس"
     re.compile(rf"{_OPENING_PLACE}(?P<gap>\s*[\-–—:،,]?\s*{_ONE_DATE}"
                rf"(?:\s*[،,]?\s*(?:الموافق\s*(?:ل\s*)?)?{_ONE_DATE})?)"),
+    # Reuters' dateline: day and the month in one or two calendars' names, the agency in
+    # parentheses next: "القاهره 12 مارس اذار (رويترز) -", "بيروت 3 تموز/يوليو 2026 (رويترز) -"
+    re.compile(rf"{_OPENING_PLACE}(?P<gap>\s*[\-–—:،,]?\s*\d{{1,2}}\s+(?:{_MONTHS})"
+               rf"(?:\s*[/\-]?\s*(?:{_MONTHS}))?(?:\s+\d{{4}})?)(?=\s*\()"),
     # a lone quote mark standing for the colon: 'سنغافوره "رويترز', 'دبي"رويترز'
     re.compile(rf'{_OPENING_PLACE}\s*(?P<gap>")(?=[^"\n]*$)'),
 )
@@ -103,6 +108,12 @@ MAX_CONTEXT_WORDS = 3
 MAX_NAMES_CHARS = 100
 """Longer than any agency name or list of names: running text, not looked up."""
 TAIL_LINES = 3
+# Possessive: a word is never split to retry, which made a plain Latin line take exponential time.
+_LEFTOVERS = re.compile(r"(?:[a-z][a-z0-9'’&.]*+\s*+|[|»›‹<>•·*#]++\s*+)++(?=[^\W\d_a-z])")
+"""Crawler leftovers opening a text before its dateline: slider and navigation words in Latin
+script ("Next Previous", "Home News Share") and the symbols between them, in folded text."""
+_LAST_SENTENCE = re.compile(r"(?<=[.!؟?])\s+(?P<rest>[^.!؟?]{1,60}?)[\s.]*$")
+"""The words after a line's last sentence end: where a tail credit (``... امس. لندن- ا ف ب``) stands."""
 LEAD_MIN_WORDS = 6
 """A line of fewer words is a byline or a dateline, not the lead paragraph."""
 LEAD_CHARS = 120
@@ -135,6 +146,17 @@ def fold(text: str) -> str:
 def term_key(term: str) -> str:
     """Lookup key of a term: folded, dots and runs of spaces as one space."""
     return " ".join(fold(term).replace(".", " ").translate(_NO_QUOTES).split())
+
+
+def _spelled_letters(key: str) -> str | None:
+    """The letters of an abbreviation spelled in two or more short pieces ("ا ف ب", "اف ب"), else None.
+
+    A single word is never read this way: "اب" is the month of Ab, not أ ب.
+    """
+    pieces = key.split()
+    if len(pieces) > 1 and all(len(piece) <= 2 for piece in pieces):
+        return "".join(pieces)
+    return None
 
 
 def _term_pattern(term: str) -> str:
@@ -172,6 +194,8 @@ class Gazetteer:
     terms: dict[str, str]
     """term_key -> agency id, for every name and short form (and "وكالة <term>")."""
     citation_patterns: tuple[re.Pattern, ...]
+    letters: dict[str, str] = field(default_factory=dict)
+    """Spelled-out abbreviations by their letters alone ("افب" for أ ف ب): how "أف ب", "أ.ف ب" are found."""
 
     @classmethod
     def from_agencies(cls, table: tuple[Agency, ...]) -> "Gazetteer":
@@ -183,11 +207,21 @@ class Gazetteer:
                     previous = terms.setdefault(term_key(variant), agency.id)
                     if previous != agency.id:
                         raise ValueError(f"term {variant!r} belongs to both {previous} and {agency.id}")
+        letters = {}
+        for agency in agencies.values():
+            for term in agency.short:
+                if key := _spelled_letters(term_key(term)):
+                    previous = letters.setdefault(key, agency.id)
+                    if previous != agency.id:
+                        raise ValueError(f"abbreviation {term!r} belongs to both {previous} and {agency.id}")
         named = [agency for agency in agencies.values() if not agency.generic]
-        return cls(agencies=agencies, terms=terms, citation_patterns=_citation_patterns(named))
+        return cls(agencies=agencies, terms=terms, citation_patterns=_citation_patterns(named), letters=letters)
 
     def lookup(self, segment: str) -> str | None:
-        return self.terms.get(term_key(segment))
+        key = term_key(segment)
+        if agency_id := self.terms.get(key):
+            return agency_id
+        return self.letters.get(_spelled_letters(key) or "")
 
     def citations(self, folded: str) -> list[tuple[str, int, int]]:
         """(agency id, start, end) of every citation in a folded text."""
@@ -206,12 +240,18 @@ def load_gazetteer(path: Path = BUNDLED_AGENCIES) -> Gazetteer:
     return Gazetteer.from_agencies(load_agencies(path))
 
 
+ORIGINS = ("body", "byline", "metadata")
+"""Where a credit is read, in order of preference for one agency: the text, the page's byline, its metadata."""
+_ORIGIN_RANK = {origin: rank for rank, origin in enumerate(ORIGINS)}
+
+
 @dataclass(frozen=True)
 class _Credit:
     agency_id: str
     evidence_start: int
     evidence_end: int
     rule: str
+    origin: str = "body"
 
 
 @dataclass(frozen=True)
@@ -383,23 +423,34 @@ def _find_credits(folded: str, gazetteer: Gazetteer) -> list[_Credit]:
     tail = {offset for _, offset in lines[-TAIL_LINES:]}
     lead = next((offset for line, offset in lines if len(_WORD.findall(line)) >= LEAD_MIN_WORDS), None)
     credits: list[_Credit] = []
-    for line, offset in lines:
-        if offset == lead:
+    for whole_line, line_start in lines:
+        line, offset = whole_line, line_start
+        if (lead is None or line_start <= lead) and (m := _LEFTOVERS.match(line)):
+            line, offset = line[m.end():], offset + m.end()  # "Next Previous عين اليوم – واس"
+        if line_start == lead:
             credits.extend(_lead_parenthesis(line, offset, gazetteer))
-        if offset in tail and (found := _trailer(line, offset, gazetteer)):
+        if line_start in tail and (found := _trailer(line, offset, gazetteer)):
             credits.extend(found)
             continue
         found = _credit_line(line, offset, gazetteer)
-        if not found and offset in tail:
-            found = _closing_parenthesis(line, offset, gazetteer)
+        if not found and line_start in tail:
+            found = _closing_parenthesis(line, offset, gazetteer) or _tail_credit(line, offset, gazetteer)
         credits.extend(found)
     return credits
+
+
+def _tail_credit(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
+    """``... في الموسم المقبل. لندن- ا ف ب``: a place-and-agency credit after the last sentence."""
+    if not (m := _LAST_SENTENCE.search(folded_line)):
+        return []
+    return _credit_line(m.group("rest"), offset + m.start("rest"), gazetteer)
 
 
 def _primary_first(credits: list[_Credit], gazetteer: Gazetteer) -> list[_Credit]:
     """One credit per agency (the strongest evidence), named agencies before unnamed ones."""
     def strength(credit: _Credit) -> tuple:
-        return (gazetteer.agencies[credit.agency_id].generic, _RULE_RANK[credit.rule], credit.evidence_start)
+        return (gazetteer.agencies[credit.agency_id].generic, _ORIGIN_RANK[credit.origin], _RULE_RANK[credit.rule],
+                credit.evidence_start)
 
     best: dict[str, _Credit] = {}
     for credit in sorted(credits, key=strength):
@@ -416,29 +467,47 @@ def _cited(folded: str, folded_title: str, excluded: list[tuple[int, int]], gaze
     return sorted(in_text | in_title)
 
 
-def _attribution(credit: _Credit, text: str, gazetteer: Gazetteer) -> Attribution:
+def _attribution(credit: _Credit, sources: dict[str, str], gazetteer: Gazetteer) -> Attribution:
     agency = gazetteer.agencies[credit.agency_id]
     confidence = RULE_CONFIDENCE[credit.rule] - (GENERIC_CONFIDENCE_PENALTY if agency.generic else 0.0)
     return Attribution(
         agency_id=agency.id, name_ar=agency.name_ar, name_en=agency.name_en,
-        evidence=text[credit.evidence_start:credit.evidence_end], position=credit.evidence_start,
-        rule=credit.rule, confidence=round(confidence, 2),
+        evidence=sources[credit.origin][credit.evidence_start:credit.evidence_end], position=credit.evidence_start,
+        rule=credit.rule, confidence=round(confidence, 2), origin=credit.origin,
     )
 
 
-def tag_attribution(text: str, title: str = "", gazetteer: Gazetteer | None = None) -> AttributionResult:
-    """Credited agencies (with evidence and its offset in ``text``) and cited agencies.
+def _credit_lines(text: str, origin: str, gazetteer: Gazetteer) -> list[_Credit]:
+    """Credits of a byline or metadata author: each of its lines read as a dateline or byline."""
+    return [
+        _Credit(credit.agency_id, credit.evidence_start, credit.evidence_end, credit.rule, origin)
+        for m in re.finditer(r"[^\n]+", fold(text))
+        for credit in _credit_line(m.group(), m.start(), gazetteer)
+    ]
+
+
+def tag_attribution(text: str, title: str = "", byline: str = "", metadata: str = "",
+                    gazetteer: Gazetteer | None = None) -> AttributionResult:
+    """Credited agencies (with evidence, its offset and where it was read) and cited agencies.
 
     ``text`` is the normalised text *including* its trailers (see pipelines.clean); the title
-    only contributes citations. ``gazetteer`` defaults to the bundled agency table's.
+    only contributes citations. ``byline`` is the page's byline shown above the text
+    (``الرياض - واس``) and ``metadata`` the author names its JSON-LD or meta tags give (one a
+    line), both as plain text with HTML entities decoded. They are normalised here like the text
+    and read only as credit lines (a dateline or a list of agency names), never as running text.
+    Each credit's ``origin`` says which of the three it came from, and its position is an offset
+    in that (normalised) string. ``gazetteer`` defaults to the bundled agency table's.
     """
+    byline, metadata = normalize_text(byline), normalize_text(metadata)
     gazetteer = gazetteer or load_gazetteer()
     folded = fold(text)
     found = _find_credits(folded, gazetteer)
-    credits = _primary_first(found, gazetteer)
+    outside = _credit_lines(byline, "byline", gazetteer) + _credit_lines(metadata, "metadata", gazetteer)
+    credits = _primary_first(found + outside, gazetteer)
     evidence_spans = [(credit.evidence_start, credit.evidence_end) for credit in found]
+    sources = {"body": text, "byline": byline, "metadata": metadata}
     return AttributionResult(
-        credited=[_attribution(credit, text, gazetteer) for credit in credits],
+        credited=[_attribution(credit, sources, gazetteer) for credit in credits],
         cited_agencies=_cited(folded, fold(title), evidence_spans, gazetteer),
     )
 

@@ -53,6 +53,8 @@ class ExtractedPage:
     canonical_url: str | None
     html_lang: str | None
     warnings: list[str] = field(default_factory=list)
+    byline: str = ""  # a byline or dateline shown apart from the body ("الرياض - واس")
+    authors: str = ""  # author names of JSON-LD or <meta name="author">, one a line
 
 
 # ---------------------------------------------------------------------------- decoding
@@ -175,6 +177,17 @@ def _news_article(tree: lxml.html.HtmlElement) -> dict:
         if kinds & _ARTICLE_TYPES:
             return item
     return {}
+
+
+def _authors(tree: lxml.html.HtmlElement, article: dict) -> list[str]:
+    """Author names from JSON-LD (a name, an object or a list of them) or the meta author tag:
+    wire copy is often credited only there (author: "واس")."""
+    authors = article.get("author")
+    items = authors if isinstance(authors, list) else [authors]
+    names = [_json_ld_text(item, "name") if isinstance(item, dict) else unescape(item)
+             for item in items if isinstance(item, (dict, str))]
+    names = [" ".join(name.split()) for name in names if name and name.strip()]
+    return names or [name for name in [_meta(tree, "author")] if name]
 
 
 def _meta(tree: lxml.html.HtmlElement, *names: str) -> str | None:
@@ -399,4 +412,5 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
         canonical_url=_canonical_url(tree, url),
         html_lang=html_lang,
         warnings=warnings,
+        authors="\n".join(_authors(tree, article)),
     )

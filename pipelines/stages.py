@@ -74,10 +74,10 @@ def process_page(
                        error=f"processing crashed: {exc!r}")
 
 
-def text_page(title: str, text: str) -> ExtractedPage:
+def text_page(title: str, text: str, byline: str = "") -> ExtractedPage:
     """A text that arrives already extracted (``newswire annotate``, evaluations)."""
     return ExtractedPage(title=title, body=text, lead="", published_at=None, canonical_url=None,
-                         html_lang=None)
+                         html_lang=None, byline=byline)
 
 
 def analyse_page(page: ExtractedPage, base: dict[str, Any], profile: SourceProfile = DEFAULT_PROFILE) -> Article:
@@ -85,7 +85,8 @@ def analyse_page(page: ExtractedPage, base: dict[str, Any], profile: SourceProfi
     title = normalize_text(page.title)
     full_text = normalize_text(page.body)
     cleaned = clean_body(page.body)
-    attribution = tag_attribution(full_text, title, profile.gazetteer)
+    attribution = tag_attribution(full_text, title, byline=page.byline, metadata=page.authors,
+                                  gazetteer=profile.gazetteer)
     language = detect_language(title, cleaned.body)
     warnings = list(page.warnings) + [f"language:{flag}" for flag in language.flags]
     status = RecordStatus.OK

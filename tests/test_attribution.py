@@ -262,3 +262,68 @@ def test_a_term_claimed_by_two_agencies_is_refused():
 )
 def test_odd_inputs_give_an_answer(text, expected):
     assert credits(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # crawler leftovers (slider and navigation words) before the dateline on its line
+        ("Next Previous عين الخليج – واس\nافتتح أمير المنطقة مهرجان الصيف بمشاركة واسعة من الأسر.",
+         [("spa", "dateline", "عين الخليج – واس")]),
+        ("Home » News | جدة - واس\nدشن الوزير مشروعا جديدا للطرق في المحافظة.", [("spa", "dateline", "جدة - واس")]),
+        # running text that opens with a Latin word is still running text
+        ("iPhone الجديد يصل إلى الأسواق الأسبوع المقبل بحسب رويترز.", []),
+        # an outlet, then the agency (en dash, hyphen, no spaces)
+        ("الصحيفة اليومية – واس\nأعلنت الهيئة مواعيد التسجيل للفصل الجديد.",
+         [("spa", "dateline", "الصحيفة اليومية – واس")]),
+        ("صوت المدينة – وكالات\nتراجعت أسعار الذهب في التعاملات المبكرة اليوم.",
+         [("agencies", "dateline", "صوت المدينة – وكالات")]),
+        ("الدمام–واس\nبدأت البلدية حملة نظافة في الأحياء الشرقية.", [("spa", "dateline", "الدمام–واس")]),
+        ("الرياض –واس: وقعت الوزارة اتفاقية تعاون مع الجامعة.", [("spa", "dateline", "الرياض –واس")]),
+        # Reuters' dateline: place, day, the month in one or two calendars' names, (رويترز) -
+        ("القاهرة 12 مارس آذار (رويترز) - قال مسؤولون إن الحكومة ستطرح سندات جديدة.",
+         [("reuters", "parenthetical", "القاهرة 12 مارس آذار (رويترز)")]),
+        ("وكالات\nبيروت 3 تموز/يوليو (رويترز) - ارتفعت أسعار الوقود في الأسواق المحلية.",
+         [("reuters", "parenthetical", "بيروت 3 تموز/يوليو (رويترز)"), ("agencies", "byline", "وكالات")]),
+        # a tail credit: place- agency after the last sentence, in any spelling of the abbreviation
+        ("فاز الفريق على منافسه بهدفين نظيفين في المباراة الودية.\nمدريد- أف ب", [("afp", "dateline", "مدريد- أف ب")]),
+        ("أعلنت الشركة نتائجها الفصلية وارتفعت أرباحها بنسبة كبيرة. لندن- أ ف ب",
+         [("afp", "dateline", "لندن- أ ف ب")]),
+        ("تعاقد النادي مع المدرب الجديد لمدة موسمين.\nبرلين - دب أ", [("dpa", "dateline", "برلين - دب أ")]),
+        ("تعاقد النادي مع المدرب الجديد لمدة موسمين.\nروما - أ.ف ب", [("afp", "dateline", "روما - أ.ف ب")]),
+        # ... but a last sentence that is a sentence is no credit, and one word is never spelled letters
+        ("وفي الختام قال المحلل إن الأسواق ستتعافى قريبا. وأضاف المحلل - رويترز", []),
+        ("دبا - وام\nافتتح الحاكم المشروع الجديد.", [("wam", "dateline", "دبا - وام")]),
+        # credits after a score line or a list lead
+        ("الهلال 2 النصر 1\nالرياض - واس\nفاز الهلال على النصر في ديربي العاصمة مساء أمس.",
+         [("spa", "dateline", "الرياض - واس")]),
+        ("1- افتتاح المعرض\n2- توقيع الاتفاقيات\nأبوظبي - وام: تنطلق غدا فعاليات الأسبوع الثقافي.",
+         [("wam", "dateline", "أبوظبي - وام")]),
+        # citations are not credits
+        ("ونقلت وكالة رويترز عن مسؤول قوله إن المحادثات ستستأنف الأسبوع المقبل.", []),
+        ("عين الخليج – الرياض\nأكد الوزير في تصريح لوكالة الأنباء السعودية أن المشروع سيكتمل قريبا.", []),
+        ("وصل الوفد في 5 آب إلى المدينة.\nوقال رئيس الوفد لرويترز إن الزيارة ناجحة.", []),
+    ],
+)
+def test_general_credit_forms(text, expected):
+    assert credits(text) == expected
+
+
+def test_a_byline_credit_keeps_its_origin_and_position_in_the_byline():
+    body = "اختار المجلس رئيسا جديدا للجنة في اجتماعه الأخير."
+    result = tag_attribution(body, byline="جدة: واس")
+    assert [(c.agency_id, c.rule, c.origin, c.evidence, c.position) for c in result.credited] == [
+        ("spa", "dateline", "byline", "جدة: واس", 0)]
+    metadata = tag_attribution(body, metadata="Reuters")
+    assert [(c.agency_id, c.rule, c.origin, c.evidence) for c in metadata.credited] == [
+        ("reuters", "byline", "metadata", "Reuters")]
+    # the body's own credit wins over the same agency in the byline; a reporter's byline credits nobody
+    both = tag_attribution("الرياض - واس\n" + body, byline="واس (الرياض)")
+    assert [(c.agency_id, c.origin, c.position) for c in both.credited] == [("spa", "body", 0)]
+    assert tag_attribution(body, byline="مراسل الصحيفة - الرياض").credited == []
+    # a byline is read as credit lines only: a sentence naming an agency there credits nobody
+    assert tag_attribution(body, byline="ونقلت وكالة رويترز عن مسؤول قوله").credited == []
+    assert tag_attribution(body).credited == []
+    # the byline is passed as the page shows it and normalised like the text (a lone tatweel is a dash)
+    raw = tag_attribution(body, byline="  الرياضي ـ وكالات ")
+    assert [(c.agency_id, c.origin, c.evidence) for c in raw.credited] == [("agencies", "byline", "الرياضي - وكالات")]

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.clean import (CleanBody, clean_body, cut_boilerplate_edges, is_boilerplate_line, is_trailer_line,
-                             normalize_text)
+from pipelines.clean import (
+    CleanBody,
+    clean_body,
+    cut_boilerplate_edges,
+    is_boilerplate_line,
+    is_trailer_line,
+    normalize_text,
+)
 
 
 def test_seed_trailers_are_cut_and_recorded(seed_text):

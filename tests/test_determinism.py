@@ -44,9 +44,9 @@ def annotate_twice(records: list[dict], seed: int) -> tuple[dict[str, tuple], di
     shuffled = records[:]
     random.Random(seed).shuffle(shuffled)
     runs = []
-    for batch in (records, shuffled):
+    for records_in_order in (records, shuffled):
         sink = io.StringIO()
-        counts = annotate_stream(io.StringIO("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in batch)), sink)
+        counts = annotate_stream(io.StringIO("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records_in_order)), sink)
         assert counts["errors"] == 0
         runs.append({r["id"]: outcome(r) for r in map(json.loads, sink.getvalue().splitlines())})
     return runs[0], runs[1]

@@ -18,6 +18,11 @@ def rows(path: Path) -> list[dict]:
 
 def test_labelled_set_shape_and_provenance():
     handwritten, corpus = rows(evaluation.HANDWRITTEN), rows(evaluation.CORPUS_REFERENCES)
+    heldout = rows(evaluation.HELDOUT_REFERENCES)
+    assert {case["split"] for case in handwritten + corpus} == {"tune"}
+    assert {case["split"] for case in heldout} == {"heldout"} and len(heldout) >= 150
+    assert all("before any language rule changed" in case["provenance"] and "text" not in case for case in heldout)
+    assert not {case["case_id"] for case in heldout} & {case["case_id"] for case in handwritten + corpus}
     assert len(handwritten) + len(corpus) >= 400
     assert all(case["provenance"] for case in handwritten + corpus)
     assert len({case["case_id"] for case in handwritten + corpus}) == len(handwritten) + len(corpus)
@@ -31,14 +36,26 @@ def test_labelled_set_shape_and_provenance():
 def test_accuracy_on_handwritten_cases_without_the_corpus():
     result = evaluation.run(shared_data=None)
     corpus_cases = (evaluation.LABELS_DIR / "language_corpus.jsonl").read_text("utf-8").strip().splitlines()
-    assert result["skipped_corpus_cases"] == len(corpus_cases)
+    assert result["skipped_corpus_cases"] == len(corpus_cases) + len(rows(evaluation.HELDOUT_REFERENCES))
+    assert result["heldout"]["cases"] == 0
+    result = result["tune"]
     assert result["paragraph"]["accuracy"] >= 0.99
     assert result["title"]["accuracy"] >= 0.95
 
 
-def test_accuracy_on_the_full_labelled_set(shared_data: Path):
-    result = evaluation.run(shared_data)
-    assert result["skipped_corpus_cases"] == 0
+def test_accuracy_on_the_heldout_set(shared_data: Path):
+    """Held-out Arabic titles and paragraphs from outlets and days the tuning cases do not use."""
+    result = evaluation.run(shared_data)["heldout"]
+    assert result["cases"] >= 150 and result["by_language"] == {"ar": result["cases"]}
+    print(f"\nlanguage held-out: paragraphs {result['paragraph']['accuracy']:.4f}, titles {result['title']['accuracy']:.4f}")
+    assert result["paragraph"]["accuracy"] >= 0.99, result["paragraph"]["errors"]
+    assert result["title"]["accuracy"] >= 0.95, result["title"]["errors"]
+
+
+def test_accuracy_on_the_tuning_set(shared_data: Path):
+    full = evaluation.run(shared_data)
+    assert full["skipped_corpus_cases"] == 0
+    result = full["tune"]
     assert result["cases"] >= 400
     assert set(result["by_language"]) == {"ar", "fa", "ur", "en", "ckb"}
     assert result["paragraph"]["accuracy"] >= 0.99
@@ -50,5 +67,7 @@ def test_eval_language_command_json(shared_data: Path):
     result = CliRunner().invoke(app, ["eval-language", "--json", "--shared-data", str(shared_data)])
     assert result.exit_code == 0
     figures = json.loads(result.stdout)
+    assert figures["heldout"]["cases"] >= 150
+    figures = figures["tune"]
     assert figures["paragraph"]["accuracy"] >= 0.99 and figures["title"]["accuracy"] >= 0.95
     assert figures["paragraph"]["expected"] == ["ar", "ckb", "en", "fa", "ur"]

@@ -48,8 +48,9 @@ def parse_record(line: str) -> dict:
         raise BadRecord('missing "id"')
     if not isinstance(record.get("text"), str):
         raise BadRecord('missing or non-text "text"')
-    if not isinstance(record.get("title", ""), str):
-        raise BadRecord('non-text "title"')
+    for optional in ("title", "byline"):
+        if not isinstance(record.get(optional) or "", str):
+            raise BadRecord(f'non-text "{optional}"')
     return record
 
 
@@ -59,7 +60,7 @@ def annotate_record(record: dict):
     from pipelines.stages import analyse_page, text_page
 
     record_id = str(record["id"])
-    article = analyse_page(text_page(record.get("title", ""), record["text"]),
+    article = analyse_page(text_page(record.get("title", ""), record["text"], record.get("byline") or ""),
                            {"id": record_id, "url": "", "canonical_url": ""})
     return {
         **record,
@@ -125,7 +126,7 @@ def _print_annotate_summary(counts: Counter) -> None:
 
 @app.command()
 def annotate(
-    source: str = typer.Argument("-", help="JSON Lines file of {id, title, text}; '-' reads stdin."),
+    source: str = typer.Argument("-", help="JSON Lines file of {id, title, text, byline (optional)}; '-' reads stdin."),
 ) -> None:
     """Add language, attribution, cited agencies, content hash and story cluster to JSON Lines."""
     if source != "-" and not Path(source).is_file():
@@ -162,12 +163,15 @@ def eval_language(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> N
     if as_json:
         print_json(result)
         return
-    console.print(f"{result['cases']} cases {result['by_language']}; "
-                  f"{result['skipped_corpus_cases']} corpus cases skipped (dataset absent)")
-    for kind in language_evaluation.KINDS:
-        console.print(_confusion_table(f"{kind}s", result[kind]))
-        for error in result[kind]["errors"]:
-            console.print(f"  miss {error['case_id']}: {error['expected']} -> {error['predicted']}")
+    console.print(f"{result['skipped_corpus_cases']} corpus cases skipped (dataset absent)")
+    for split in language_evaluation.SPLITS:
+        figures = result[split]
+        console.print(f"{split}: {figures['cases']} cases {figures['by_language']}; " + ", ".join(
+            f"{kind} accuracy {figures[kind]['accuracy']:.3f}" for kind in language_evaluation.KINDS))
+        for kind in language_evaluation.KINDS:
+            console.print(_confusion_table(f"{split} {kind}s", figures[kind]))
+            for error in figures[kind]["errors"]:
+                console.print(f"  {split} miss {error['case_id']}: {error['expected']} -> {error['predicted']}")
 
 
 @app.command("eval-dedup")

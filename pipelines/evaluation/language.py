@@ -4,6 +4,11 @@ Two files hold the cases: ``language_handwritten.jsonl`` (our own sentences, wit
 and ``language_corpus.jsonl`` (references into ../shared/data/saudinewsnet: line, field and
 paragraph index, never the text, which may not be redistributed). Corpus cases are resolved
 when the dataset is present and counted as skipped otherwise.
+
+Every case has a ``split``: ``tune`` (both files above, which the rules were written against) or
+``heldout`` (``language_heldout.jsonl``: Arabic titles and paragraphs of the attribution held-out
+outlets and days, labelled before any language rule changed, never used to choose one). Figures
+are reported per split.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from pipelines.stages import analyse_page, text_page
 
 HANDWRITTEN = LABELS_DIR / "language_handwritten.jsonl"
 CORPUS_REFERENCES = LABELS_DIR / "language_corpus.jsonl"
+HELDOUT_REFERENCES = LABELS_DIR / "language_heldout.jsonl"
 KINDS = ("paragraph", "title")
+SPLITS = ("tune", "heldout")
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class LanguageCase:
     language: str
     text: str
     provenance: str
+    split: str = "tune"
 
 
 @dataclass
@@ -68,9 +76,9 @@ def _resolve(reference: dict, row: dict) -> str:
 
 def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[LanguageCase], int]:
     """All cases whose text is available, and how many corpus cases were skipped."""
-    cases = [LanguageCase(c["case_id"], c["kind"], c["language"], c["text"], c["provenance"])
+    cases = [LanguageCase(c["case_id"], c["kind"], c["language"], c["text"], c["provenance"], c["split"])
              for c in read_jsonl(HANDWRITTEN)]
-    references = read_jsonl(CORPUS_REFERENCES)
+    references = read_jsonl(CORPUS_REFERENCES) + read_jsonl(HELDOUT_REFERENCES)
     by_dataset: dict[str, list[dict]] = {}
     for ref in references:
         by_dataset.setdefault(ref["ref"]["dataset"], []).append(ref)
@@ -82,7 +90,8 @@ def load_cases(shared_data: Path | None = DEFAULT_SHARED_DATA) -> tuple[list[Lan
             continue
         rows = corpus_lines(path, {r["ref"]["line"] for r in refs})
         cases += [LanguageCase(r["case_id"], r["kind"], r["language"],
-                               _resolve(r["ref"], rows[r["ref"]["line"]]), r["provenance"]) for r in refs]
+                               _resolve(r["ref"], rows[r["ref"]["line"]]), r["provenance"], r["split"])
+                  for r in refs]
     return cases, skipped
 
 
@@ -107,11 +116,15 @@ def evaluate(cases: list[LanguageCase]) -> dict[str, KindReport]:
 
 
 def run(shared_data: Path | None = DEFAULT_SHARED_DATA) -> dict:
+    """The figures of each split ("tune", "heldout"), and how many corpus cases were skipped."""
     cases, skipped = load_cases(shared_data)
-    reports = evaluate(cases)
-    return {
-        "cases": len(cases),
-        "skipped_corpus_cases": skipped,
-        "by_language": dict(sorted(Counter(c.language for c in cases).items())),
-        **{kind: reports[kind].as_dict() for kind in KINDS},
-    }
+    result: dict = {"skipped_corpus_cases": skipped}
+    for split in SPLITS:
+        chosen = [case for case in cases if case.split == split]
+        reports = evaluate(chosen)
+        result[split] = {
+            "cases": len(chosen),
+            "by_language": dict(sorted(Counter(c.language for c in chosen).items())),
+            **{kind: reports[kind].as_dict() for kind in KINDS},
+        }
+    return result
