@@ -47,6 +47,8 @@ public final class LocalElasticsearch {
             .put("action.destructive_requires_name", false)
             // A test node on a shared disk must not turn read-only when the disk fills up.
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            // The node's own log lines go to stdout, which the Python side writes to the node's log file.
+            .put("logger.level", "INFO")
             .build();
         LogConfigurator.configureWithoutConfig(settings);
         LogConfigurator.setNodeName("newswire-local");
