@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything newswire needs on a fresh machine, from this repository alone:
-#   infra/setup.sh          Python venv + package, OpenSearch jars (the demo)
-#   infra/setup.sh --test   ... plus what the test suite needs (Debian's chromium for the browser test)
+#   infra/setup.sh          Python venv + package, the local engine's jars (the demo)
+#   infra/setup.sh --test   ... plus what the test suite needs (Debian's chromium for the browser test,
+#                           and both engine flavours, which the analysis-identity test compares)
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,16 @@ else
   .venv/bin/python -m pip install -q -e .
 fi
 
-# Fetch the OpenSearch node's jars from Maven Central once (cached under ~/.cache/newswire).
-.venv/bin/python -c "from pipelines import local_engine; from pipelines.settings import get_settings; print('engine jars:', local_engine.fetch_jars(get_settings()))"
+# Fetch the local engine's jars from Maven Central and build the project's Elasticsearch plugin
+# once (cached under ~/.cache/newswire, keyed by version and by the sources in infra/engine/).
+# The Elasticsearch flavour needs a JDK 21+ (Temurin 25 at /usr/lib/jvm/temurin-25-jdk-amd64, or JAVA_HOME).
+flavours=""
+$with_test && flavours="elasticsearch opensearch"
+.venv/bin/python - $flavours <<'PY'
+import sys
+from pipelines import local_engine
+from pipelines.settings import get_settings
+settings = get_settings()
+for flavour in sys.argv[1:] or [settings.engine_flavour]:
+    print(f"engine jars ({flavour}):", local_engine.fetch_jars(settings, flavour))
+PY

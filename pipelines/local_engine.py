@@ -130,7 +130,7 @@ def fetch_jars(settings: Settings, flavour: str | None = None) -> Path:
     target.mkdir(parents=True)
     pom = ENGINE_SOURCES / flavour / "pom.xml"
     if flavour == "elasticsearch":
-        build_dir = settings.local_engine_home / "build" / target.name
+        build_dir = settings.local_engine_home / f"build-{target.name}"
         goals = ["package", f"-Delasticsearch.version={version}",
                  f"-Dengine.build.dir={build_dir}", f"-Dengine.jars.dir={target}"]
     else:
