@@ -45,8 +45,9 @@ import java.util.function.Supplier;
  * names and parameters, the analysis components the articles index template uses that the
  * distribution gets from its analysis-common module (not published on Maven Central), plus the
  * {@code arabic} analyzer (the search evaluation's baseline) and {@code persian_normalization};
- * and the root endpoint of the rest-root module. {@code standard} and {@code stop} come from the
- * server itself. All are thin wrappers of Lucene's own classes.
+ * and the root endpoint of the rest-root module. {@code standard}, {@code stop} and the bare
+ * {@code lowercase} come from the server itself. The analysis components are thin wrappers of
+ * Lucene's own classes (lucene-analysis-common, a dependency of the server).
  */
 public final class NewswirePlugin extends Plugin implements AnalysisPlugin, ActionPlugin {
 
