@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything newswire needs on a fresh machine, from this repository alone:
-#   infra/setup.sh          Python venv + package, OpenSearch jars (the demo)
+#   infra/setup.sh          Python venv + package, the local engine's jars (the demo)
 #   infra/setup.sh --test   ... plus what the test suite needs: Debian's chromium for the browser test,
-#                           the lowest supported Airflow in .venv-airflow-lowest (infra/airflow-lowest.sh)
-#                           and the compose-spec schema from npm (infra/compose-schema.sh)
+#                           both engine flavours (the suite runs on both), the lowest supported Airflow
+#                           in .venv-airflow-lowest (infra/airflow-lowest.sh) and the compose-spec
+#                           schema from npm (infra/compose-schema.sh)
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +41,19 @@ else
   .venv/bin/python -m pip install -q -e .
 fi
 
-# Fetch the OpenSearch node's jars from Maven Central once (cached under ~/.cache/newswire).
-.venv/bin/python -c "from pipelines import local_engine; from kernel.settings import get_settings; print('engine jars:', local_engine.fetch_jars(get_settings()))"
+# Fetch the local engine's jars from Maven Central and build the project's Elasticsearch plugin
+# once (cached under ~/.cache/newswire, keyed by version and by the sources in infra/engine/).
+# The Elasticsearch flavour needs a JDK 21+ (Temurin 25 at /usr/lib/jvm/temurin-25-jdk-amd64, or JAVA_HOME).
+flavours=""
+$with_test && flavours="elasticsearch opensearch"
+.venv/bin/python - $flavours <<'PY'
+import sys
+from pipelines import local_engine
+from kernel.settings import get_settings
+settings = get_settings()
+for flavour in sys.argv[1:] or [settings.engine_flavour]:
+    print(f"engine jars ({flavour}):", local_engine.fetch_jars(settings, flavour))
+PY
 
 if $with_test; then
   bash infra/airflow-lowest.sh

@@ -8,6 +8,7 @@ all call :func:`get_settings`; nothing else reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,8 +77,11 @@ class Settings(BaseSettings):
     )
 
     # --- local engine (tests and demo) -----------------------------------------------
-    engine_port: int = Field(9250, description="HTTP port of the local OpenSearch node.")
-    engine_heap: str = Field("512m", description="Heap cap of the local OpenSearch node.")
+    engine_flavour: Literal["elasticsearch", "opensearch"] = Field(
+        "elasticsearch", description="Which local node `newswire engine start` runs."
+    )
+    engine_port: int = Field(9250, description="HTTP port of the local engine node.")
+    engine_heap: str = Field("512m", description="Heap cap of the local engine node.")
     engine_home: Path | None = Field(None, description="Jars, data and pid of the local node.")
 
     @property

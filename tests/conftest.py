@@ -29,6 +29,8 @@ RUN_PREFIX = f"nwtest-{uuid.uuid4().hex[:8]}"
 def engine_settings(tmp_path_factory) -> Iterator[Settings]:
     """Settings pointing at the real local engine, which is started if it is not running."""
     os.environ["NEWSWIRE_INDEX_PREFIX"] = RUN_PREFIX
+    # Until the suite runs on both flavours, the shared session node is OpenSearch.
+    os.environ.setdefault("NEWSWIRE_ENGINE_FLAVOUR", "opensearch")
     # Tests only ever write to the local node, whatever engine the developer's shell points at.
     port = get_settings().engine_port
     os.environ["NEWSWIRE_SEARCH_URL"] = f"http://127.0.0.1:{port}"
