@@ -34,7 +34,7 @@ from htmldate import find_date
 from lxml import etree
 
 from kernel.dates import parse_iso_datetime
-from pipelines.clean import cut_boilerplate_edges, is_trailer_line
+from pipelines.clean import ZWNJ, cut_boilerplate_edges, is_trailer_line, normalize_text
 
 
 class ExtractionError(ValueError):
@@ -356,8 +356,12 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _body_without_title(paragraphs: list[str], title: str) -> list[str]:
-    """trafilatura keeps the <h1> as the first line; the title is stored on its own."""
-    if paragraphs and title and paragraphs[0] == " ".join(title.split()):
+    """trafilatura keeps the <h1> as the first line; the title is stored on its own (compared
+    cleaned: trafilatura drops invisible characters the title may still hold)."""
+    def key(line: str) -> str:
+        return normalize_text(line).replace(ZWNJ, "")
+
+    if paragraphs and title and key(paragraphs[0]) == key(title):
         return paragraphs[1:]
     return paragraphs
 

@@ -105,9 +105,10 @@ def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         print_json(status)
         return
-    table = Table("index", "documents", "aliases")
+    table = Table("index", "documents", "aliases", "role")
     for name, count in status["versions"].items():
-        table.add_row(name, str(count), "read+write" if name == status["current_index"] else "")
+        table.add_row(name, str(count), "read+write" if name == status["current_index"] else "",
+                      status["roles"].get(name, ""))
     console.print(f"{status['flavour']} {status['version']} at {status['url']}")
     console.print(table)
 
@@ -116,7 +117,7 @@ def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
 def index_new_version(as_json: bool = typer.Option(False, "--json")) -> None:
     """Create the next versioned index (empty, current template) for a rebuild."""
     with _reported("index new-version"):
-        index = _connect().create_next_version()
+        index = _connect().create_next_version(held_by_this_process=False)
     if as_json:
         print_json({"index": index})
     else:
@@ -134,6 +135,19 @@ def index_switch(index: str = typer.Argument(..., help="The versioned index to m
         print_json({"current_index": engine.current_index()})
     else:
         console.print(f"aliases now on {index}")
+
+
+@index_app.command("retire")
+def index_retire(index: str = typer.Argument(..., help="A versioned index no alias points at (an orphan)."),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Delete a version that holds no alias: an orphan left by a killed rebuild, or a superseded one."""
+    engine = _connect()
+    with _reported("index retire"):
+        engine.retire_version(index)
+    if as_json:
+        print_json({"deleted": index})
+    else:
+        console.print(f"deleted {index}")
 
 
 @app.command("eval-search")

@@ -14,6 +14,7 @@ in exactly one of three outcomes, so a caller can tell which input is done:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,9 +48,12 @@ class BulkResult:
 
 
 def is_retryable(status: Any, error: Any) -> bool:
-    """True when a failed write would succeed later unchanged (see the module docstring)."""
-    kind = error.get("type") if isinstance(error, dict) else None
-    if kind in _RETRYABLE_TYPES:
+    """True when a failed write would succeed later unchanged (see the module docstring).
+
+    ``error`` is the item's error object, or the text of a whole-request failure.
+    """
+    text = json.dumps(error) if isinstance(error, dict) else str(error)
+    if any(kind in text for kind in _RETRYABLE_TYPES):
         return True
     return not isinstance(status, int) or status == 429 or status >= 500
 
