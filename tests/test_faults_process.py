@@ -30,8 +30,12 @@ from pipelines.index import SearchEngine, SearchEngineError
 
 FAULTS_PORT = int(os.environ.get("NEWSWIRE_FAULTS_ENGINE_PORT", "9431"))
 SPA = "https://www.spa.gov.sa"
-SPA_PROFILE = stages.SourceProfile(language="ar", timezone="Asia/Riyadh", base_url=SPA,
-                                   article_regex=re.compile(r"^/(?:ar/)?[Nw]?\d{6,}/?$"))
+
+
+def spa_profile() -> stages.SourceProfile:
+    return stages.SourceProfile(language="ar", timezone="Asia/Riyadh", base_url=SPA,
+                                article_regex=re.compile(r"^/(?:ar/)?[Nw]?\d{6,}/?$"))
+
 
 _SENTENCES = [
     "أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في مدينة الرياض بطاقة استيعابية كبيرة",
@@ -155,7 +159,7 @@ def test_one_immense_url_is_one_dead_letter_with_the_engines_reason(faults):
 
     summary = batch.process_archive(faults)
     assert (summary["records"], summary["indexed"], summary["index_rejected"], summary["index_failed"]) == (11, 10, 1, 0)
-    assert summary["dead_letter"] == 1 and summary["failure_rate"] == pytest.approx(1 / 11)
+    assert summary["dead_letter"] == 1 and summary["failure_rate"] == round(1 / 11, 4)
     dead_file = faults.dead_letter_dir / "spa/2026/11/27" / f"{warc.name.removesuffix('.warc.gz')}.jsonl"
     [letter] = [json.loads(line) for line in dead_file.read_text().splitlines()]
     assert letter["url"] == immense and letter["warc_file"] == str(warc)
@@ -274,7 +278,7 @@ def test_utf8_page_with_a_stray_byte_or_a_cut_letter_reads_as_arabic():
     stray = page.replace("مستشفى".encode(), "مستشفى".encode() + b"\xff", 1)
     cut = page + "ب".encode()[:1]
     for raw in (stray, cut):
-        record = stages.process_page(raw, spa_url(101200), source_id="spa", profile=SPA_PROFILE)
+        record = stages.process_page(raw, spa_url(101200), source_id="spa", profile=spa_profile())
         assert record.status == RecordStatus.OK
         assert record.language == "ar"
         assert record.title == "خبر رقم 101200: افتتاح مستشفى جديد في الرياض"
@@ -283,7 +287,7 @@ def test_utf8_page_with_a_stray_byte_or_a_cut_letter_reads_as_arabic():
 def test_format_characters_are_stripped_but_zwnj_inside_a_word_is_kept():
     page = article_html(101300, title="الوز\u00adير يفتتح\u2060 المستشفى می\u200cخواهد\u200c",
                         body_extra="<p>مستشفى الرياض\u200b الجديد يعمل بكامل طا\u00adقته اليوم وفق البيان</p>")
-    record = stages.process_page(page, spa_url(101300), source_id="spa", profile=SPA_PROFILE)
+    record = stages.process_page(page, spa_url(101300), source_id="spa", profile=spa_profile())
     assert record.title == "الوزير يفتتح المستشفى می\u200cخواهد"  # Persian keeps its ZWNJ inside the word
     assert record.body.endswith("مستشفى الرياض الجديد يعمل بكامل طاقته اليوم وفق البيان")
     assert not record.body.startswith("الوزير")  # the title line is recognised and not repeated in the body
@@ -312,7 +316,7 @@ def test_an_implausible_page_date_falls_back_to_the_sitemap_date(data_settings):
 
 def test_oversized_title_and_body_are_cut_and_flagged():
     page = article_html(101500, title="عنوان " * 8_334, body_extra="<p>" + "كلمة " * 50_000 + "</p>")
-    record = stages.process_page(page, spa_url(101500), source_id="spa", profile=SPA_PROFILE)
+    record = stages.process_page(page, spa_url(101500), source_id="spa", profile=spa_profile())
     assert len(record.title) == stages.MAX_TITLE_CHARS == 1_000
     assert len(record.body) == stages.MAX_BODY_CHARS == 200_000
     assert record.status == RecordStatus.FLAGGED
@@ -351,8 +355,11 @@ def test_a_killed_rebuild_leaves_an_orphan_that_nightly_processing_skips_and_ret
                                    env=cli_env(faults), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and rebuild_run.poll() is None:
-        if engine.exists(f"/{orphan}") and engine.count(orphan) == 300:  # copied, now reprocessing
-            break
+        try:
+            if engine.count(orphan) == 300:  # copied, now reprocessing
+                break
+        except SearchEngineError:
+            pass  # not created yet, or its shard not started yet
         time.sleep(0.1)
     assert rebuild_run.poll() is None, "the rebuild ended before it could be killed"
     rebuild_run.send_signal(signal.SIGKILL)
