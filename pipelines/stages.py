@@ -50,6 +50,8 @@ DEFAULT_PROFILE = SourceProfile()
 # Sane sizes for one article: beyond them a page is a template fault or a dump, cut and flagged.
 MAX_TITLE_CHARS = 1_000
 MAX_BODY_CHARS = 200_000
+# Warnings that make a record worth a look: a page the site published broken.
+_FLAGGING_WARNINGS = {"title_truncated", "body_truncated", "published_at_implausible_ignored"}
 # The offline snapshot of the public suffix list bundled with tldextract: processing never fetches.
 _REGISTRABLE = tldextract.TLDExtract(suffix_list_urls=())
 
@@ -150,7 +152,7 @@ def analyse_page(page: ExtractedPage, base: dict[str, Any], profile: SourceProfi
     attribution = tag_attribution(full_text, title, profile.gazetteer)
     language = detect_language(title, cleaned.body)
     warnings += [f"language:{flag}" for flag in language.flags]
-    status = RecordStatus.FLAGGED if {"title_truncated", "body_truncated"} & set(warnings) else RecordStatus.OK
+    status = RecordStatus.FLAGGED if _FLAGGING_WARNINGS & set(warnings) else RecordStatus.OK
     if language.language != profile.language:
         status = RecordStatus.FLAGGED
         warnings.append(f"language {language.language} where the source publishes {profile.language}")

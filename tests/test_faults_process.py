@@ -302,6 +302,7 @@ def test_dates_outside_the_crawl_window_fall_back_to_the_url_date(published):
     record = stages.process_page(article_html(1, published=published), url, crawled_at=crawled)
     assert record.published_at.date() == date(2026, 3, 1)
     assert {"published_at_implausible_ignored", "published_at_from_url"} <= set(record.warnings)
+    assert record.status == RecordStatus.FLAGGED
 
 
 def test_an_implausible_page_date_falls_back_to_the_sitemap_date(data_settings):
