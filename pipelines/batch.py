@@ -31,6 +31,7 @@ from kernel.settings import Settings
 from pipelines.archive import ArchivedResponse, UnreadableRecord, iter_responses
 from pipelines.attribution import load_gazetteer
 from pipelines.dedup import assign_story_clusters
+from pipelines.index.writes import BulkResult
 from pipelines.stages import DEFAULT_PROFILE, SourceProfile, process_page, story_text
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,7 @@ def process_archive(
             (article.id, story_text(article))
             for number in range(len(partials)) for article in _kept(partials, winners, number))
         summary.story_clusters = len(set(clusters.values()))
-        indexed: dict[str, Article] = {}
+        sent: dict[str, Article] = {}  # id -> the record (without its text), to trace failures back
 
         def finished_records() -> Iterator[Article]:
             for number, (warc, _) in enumerate(partials):
@@ -300,7 +301,7 @@ def process_archive(
                         out.write(article.model_dump_json() + "\n")
                         _count(summary, article)
                         progress("indexed", 1)
-                        indexed[article.id] = article.model_copy(update={"body": "", "lead": ""})
+                        sent[article.id] = article.model_copy(update={"body": "", "lead": ""})
                         yield article
                 summary.outputs.append(out_path)
 
@@ -317,7 +318,7 @@ def process_archive(
                 result.retryable.update(also.retryable)
                 result.rejected = also.rejected | result.rejected
                 summary.also_indexed_into = building
-            _settle(result, indexed, dead, pending, summary)
+            _settle(result, sent, warcs, dead, pending, summary)
         summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
 
     for warc in warcs:
@@ -337,19 +338,21 @@ def _all_records(partials: list[tuple[WarcFile, Path]]) -> Iterator[Article]:
         yield from (article for article in _read_partial(partial) if article.status != RecordStatus.ERROR)
 
 
-def _settle(result, indexed: dict[str, Article], dead: dict[str, list[dict]], pending: set[str],
-            summary: BatchSummary) -> None:
+def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile], dead: dict[str, list[dict]],
+            pending: set[str], summary: BatchSummary) -> None:
     """Rejected documents become dead letters of their WARC file; a file with a document the
-    engine could not take now stays pending."""
+    engine could not take now stays pending (every file, when the engine named no document)."""
+    unknown = {record_id: reason for record_id, reason in result.rejected.items() if record_id not in sent}
     for record_id, reason in result.rejected.items():
-        article = indexed[record_id]
-        dead[article.provenance.warc_file].append(_rejected_letter(article, reason))
-        summary.error_reasons["index rejected"] += 1
-    for record_id, reason in result.retryable.items():
-        pending.add(indexed[record_id].provenance.warc_file)
+        if record_id in sent:
+            article = sent[record_id]
+            dead[article.provenance.warc_file].append(_rejected_letter(article, reason))
+            summary.error_reasons["index rejected"] += 1
+    for record_id, reason in (result.retryable | unknown).items():
+        pending.update([sent[record_id].provenance.warc_file] if record_id in sent else [w.url for w in warcs])
         summary.index_failure = summary.index_failure or reason
-    summary.index_rejected = len(result.rejected)
-    summary.index_failed = len(result.retryable)
+    summary.index_rejected = len(result.rejected) - len(unknown)
+    summary.index_failed = len(result.retryable) + len(unknown)
 
 
 def _read_outputs(paths: list[str]) -> Iterator[Article]:

@@ -107,11 +107,11 @@ class ElasticsearchTransport:
             auth["api_key"] = settings.search_api_key.get_secret_value()
         elif (user_password := _user_password(settings)) is not None:
             auth["basic_auth"] = user_password
-        self._client = Elasticsearch(settings.search_url, request_timeout=60, **TRANSPORT_RETRIES, **auth,
-                                     **_auth_options(settings))
-        self._url = redact_url(settings.search_url)
         self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
         self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
+        self._client = _server_major_client(Elasticsearch, {"accept": self._json, "content-type": self._ndjson})(
+            settings.search_url, request_timeout=60, **TRANSPORT_RETRIES, **auth, **_auth_options(settings))
+        self._url = redact_url(settings.search_url)
 
     def request(self, method, path, body=None, params=None, ndjson=False):
         from elastic_transport import TransportError
@@ -129,14 +129,22 @@ class ElasticsearchTransport:
             raise SearchEngineError(f"{method} {path} on {self._url}: {error.message}") from None
 
     def streaming_bulk(self, actions, **options):
-        """elasticsearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off).
-
-        Its bulk call names the client's own major in the compatibility headers, so a server of
-        the other major needs the matching client for bulk writes.
-        """
+        """elasticsearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""
         from elasticsearch.helpers import streaming_bulk
 
         return streaming_bulk(self._client, actions, **options)
+
+
+def _server_major_client(base: type, bulk_headers: dict[str, str]) -> type:
+    """The Elasticsearch client class whose ``bulk`` (what the bulk helpers call) names the
+    server's major in its compatibility headers instead of the client's own."""
+
+    class ServerMajorElasticsearch(base):
+        def bulk(self, *, operations, **params):
+            body = b"".join(line + b"\n" for line in operations)
+            return self.perform_request("POST", "/_bulk", params=params or None, headers=bulk_headers, body=body)
+
+    return ServerMajorElasticsearch
 
 
 def detect_flavour(settings: Settings) -> tuple[str, str]:
