@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
 import regex
-from dataclasses import dataclass, field
 
 TATWEEL = "\u0640"
 ZWNJ = "\u200c"

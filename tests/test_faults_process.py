@@ -9,8 +9,8 @@ Every test asserts which documents end up where: counts and ids.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,7 +105,7 @@ def faults(private_engine, tmp_path) -> Settings:
 
 def cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "newswire.cli", *args], env=cli_env(settings),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -207,7 +207,7 @@ def test_canonical_links_are_trusted_only_when_plausible_for_the_page(data_setti
     night(data_settings, 28, stamped)
     trusted = [
         FakePage(spa_url(100600) + "?page=2", article_html(100600, canonical=spa_url(100600))),  # a variant
-        FakePage(f"http://127.0.0.1:8123/ar/N100601", article_html(100601, canonical=spa_url(100601))),  # mirror
+        FakePage("http://127.0.0.1:8123/ar/N100601", article_html(100601, canonical=spa_url(100601))),  # mirror
         FakePage(spa_url(100602), article_html(100602, canonical="https://elsewhere.example/ar/N100602")),
     ]
     night(data_settings, 29, trusted)

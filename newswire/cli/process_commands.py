@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,7 +19,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.markup import escape
 from rich.table import Table
 
 from kernel.settings import get_settings
@@ -162,7 +162,11 @@ def reprocess(
 
 
 def _finish(summary: dict, title: str, as_json: bool, settings) -> None:
-    from pipelines.batch import FailureRateExceeded, IndexingIncomplete, raise_if_failure_rate_exceeded
+    from pipelines.batch import (
+        FailureRateExceeded,
+        IndexingIncomplete,
+        raise_if_failure_rate_exceeded,
+    )
 
     if as_json:
         print_json(summary)
