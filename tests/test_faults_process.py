@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -32,9 +31,7 @@ FAULTS_PORT = int(os.environ.get("NEWSWIRE_FAULTS_ENGINE_PORT", "9431"))
 SPA = "https://www.spa.gov.sa"
 
 
-def spa_profile() -> stages.SourceProfile:
-    return stages.SourceProfile(language="ar", timezone="Asia/Riyadh", base_url=SPA,
-                                article_regex=re.compile(r"^/(?:ar/)?[Nw]?\d{6,}/?$"))
+ARABIC = stages.SourceProfile(language="ar", timezone="Asia/Riyadh")
 
 
 _SENTENCES = [
@@ -278,7 +275,7 @@ def test_utf8_page_with_a_stray_byte_or_a_cut_letter_reads_as_arabic():
     stray = page.replace("مستشفى".encode(), "مستشفى".encode() + b"\xff", 1)
     cut = page + "ب".encode()[:1]
     for raw in (stray, cut):
-        record = stages.process_page(raw, spa_url(101200), source_id="spa", profile=spa_profile())
+        record = stages.process_page(raw, spa_url(101200), source_id="spa", profile=ARABIC)
         assert record.status == RecordStatus.OK
         assert record.language == "ar"
         assert record.title == "خبر رقم 101200: افتتاح مستشفى جديد في الرياض"
@@ -287,7 +284,7 @@ def test_utf8_page_with_a_stray_byte_or_a_cut_letter_reads_as_arabic():
 def test_format_characters_are_stripped_but_zwnj_inside_a_word_is_kept():
     page = article_html(101300, title="الوز\u00adير يفتتح\u2060 المستشفى می\u200cخواهد\u200c",
                         body_extra="<p>مستشفى الرياض\u200b الجديد يعمل بكامل طا\u00adقته اليوم وفق البيان</p>")
-    record = stages.process_page(page, spa_url(101300), source_id="spa", profile=spa_profile())
+    record = stages.process_page(page, spa_url(101300), source_id="spa", profile=ARABIC)
     assert record.title == "الوزير يفتتح المستشفى می\u200cخواهد"  # Persian keeps its ZWNJ inside the word
     assert record.body.endswith("مستشفى الرياض الجديد يعمل بكامل طاقته اليوم وفق البيان")
     assert not record.body.startswith("الوزير")  # the title line is recognised and not repeated in the body
@@ -317,11 +314,10 @@ def test_an_implausible_page_date_falls_back_to_the_sitemap_date(data_settings):
 
 def test_oversized_title_and_body_are_cut_and_flagged():
     page = article_html(101500, title="عنوان " * 8_334, body_extra="<p>" + "كلمة " * 50_000 + "</p>")
-    record = stages.process_page(page, spa_url(101500), source_id="spa", profile=spa_profile())
-    assert len(record.title) == stages.MAX_TITLE_CHARS == 1_000
-    assert len(record.body) == stages.MAX_BODY_CHARS == 200_000
-    assert record.status == RecordStatus.FLAGGED
+    record = stages.process_page(page, spa_url(101500), source_id="spa", profile=ARABIC)
+    assert (len(record.title), len(record.body), record.status) == (1_000, 200_000, RecordStatus.FLAGGED)
     assert {"title_truncated", "body_truncated"} <= set(record.warnings)
+    assert (stages.MAX_TITLE_CHARS, stages.MAX_BODY_CHARS) == (1_000, 200_000)
 
 
 # ---------------------------------------------------------------------------- case 10
