@@ -82,7 +82,7 @@ def _over_window(window: dict, as_json: bool, run) -> tuple:
         with _progress(not as_json) as advance:
             return settings, run(settings, window, advance)
     except SearchEngineError as error:
-        console.print(f"[red]search engine failed:[/] {escape(str(error))}")
+        console.print(f"[red]search engine failed:[/] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 
