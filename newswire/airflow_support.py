@@ -250,10 +250,13 @@ def log_counts(title: str, counts: Mapping) -> None:
 
 
 def process_new_crawls(settings: Settings, events: Mapping | None) -> dict:
-    """Process the WARC files of the triggering crawl runs (or all unprocessed ones) and index them.
+    """Process every archived WARC file not processed yet and index it.
 
-    Fails only when the share of records that went to the dead-letter files is above
-    ``settings.max_failure_rate``; the counts per stage are the task result either way.
+    Not only the files the triggering events name: a night whose processing failed (engine down
+    through every retry) is caught up by the next run. Fails without retry when the share of
+    records that went to the dead-letter files is above ``settings.max_failure_rate``; fails
+    with retries (IndexingIncomplete) when the engine could not take some documents now. The
+    counts per stage are the task result either way.
     """
     from pipelines.batch import (
         FailureRateExceeded,
@@ -261,10 +264,10 @@ def process_new_crawls(settings: Settings, events: Mapping | None) -> dict:
         raise_if_failure_rate_exceeded,
     )
 
-    warc_files = warc_files_from_events(events)
-    log.info("processing %s", f"{len(warc_files)} new WARC files" if warc_files is not None
-             else "every WARC file not processed yet")
-    summary = process_archive(settings, since=None, until=None, sources=None, warc_files=warc_files)
+    announced = warc_files_from_events(events)
+    log.info("processing every WARC file not processed yet%s",
+             f" ({len(announced)} announced by the triggering crawl runs)" if announced is not None else "")
+    summary = process_archive(settings, since=None, until=None, sources=None)
     log_counts("counts per stage", summary)
     try:
         raise_if_failure_rate_exceeded(summary, settings)

@@ -9,24 +9,32 @@ files first and only ids and texts are read back for story clustering.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import IO
 
 import fsspec
 
 from kernel.agencies import BUNDLED_AGENCIES
 from kernel.archive import WarcFile, list_warc_files, parse_warc_path
+from kernel.dates import parse_iso_datetime
 from kernel.records import Article, Provenance, RecordStatus
 from kernel.registry import load_registry
 from kernel.settings import Settings
 from pipelines.archive import ArchivedResponse, UnreadableRecord, iter_responses
 from pipelines.attribution import load_gazetteer
 from pipelines.dedup import assign_story_clusters
+from pipelines.index.writes import BulkResult
 from pipelines.stages import DEFAULT_PROFILE, SourceProfile, process_page, story_text
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int], None]
 """Called with (stage, amount) as work advances; the CLI turns it into a progress bar."""
@@ -34,6 +42,11 @@ ProgressCallback = Callable[[str, int], None]
 
 class FailureRateExceeded(RuntimeError):
     pass
+
+
+class IndexingIncomplete(RuntimeError):
+    """The engine could not take some documents now; their WARC files stay unprocessed and the
+    next run takes them again (a retry is the right answer, unlike FailureRateExceeded)."""
 
 
 @dataclass
@@ -46,14 +59,18 @@ class BatchSummary:
     errors: int = 0
     dead_letter: int = 0
     unreadable: int = 0
+    superseded: int = 0
     attributed: int = 0
     story_clusters: int = 0
     indexed: int = 0
+    index_rejected: int = 0
     index_failed: int = 0
     languages: Counter = field(default_factory=Counter)
     agencies: Counter = field(default_factory=Counter)
     error_reasons: Counter = field(default_factory=Counter)
     outputs: list[str] = field(default_factory=list)
+    pending_warc_files: list[str] = field(default_factory=list)
+    index_failure: str | None = None
     index: str | None = None
     also_indexed_into: str | None = None
 
@@ -86,26 +103,63 @@ def _processed_state(settings: Settings) -> Path:
     return settings.state_dir / "processed-warcs.jsonl"
 
 
-def already_processed(settings: Settings) -> set[str]:
-    path = _processed_state(settings)
+def _state_entries(path: Path) -> list[dict]:
+    """The entries of the processed-files state; a torn line (an interrupted write of an older
+    version) is skipped, so the file it named is simply taken again."""
     if not path.exists():
-        return set()
-    return {json.loads(line)["warc_file"] for line in path.read_text().splitlines() if line.strip()}
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            log.warning("skipping a torn line of %s: %r", path, line[:200])
+            continue
+        if isinstance(entry, dict) and entry.get("warc_file"):
+            entries.append(entry)
+    return entries
+
+
+def already_processed(settings: Settings) -> set[str]:
+    return {entry["warc_file"] for entry in _state_entries(_processed_state(settings))}
 
 
 def _mark_processed(settings: Settings, warcs: Iterable[WarcFile]) -> None:
-    path = _processed_state(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC).isoformat()
-    with path.open("a", encoding="utf-8") as out:
-        for warc in warcs:
-            out.write(json.dumps({"warc_file": warc.url, "processed_at": now}) + "\n")
+    path = _processed_state(settings)
+    entries = _state_entries(path) + [{"warc_file": warc.url, "processed_at": now} for warc in warcs]
+    with _replaced(str(path)) as out:
+        for entry in entries:
+            out.write(json.dumps(entry) + "\n")
+
+
+@contextmanager
+def _replaced(url: str) -> Iterator[IO[str]]:
+    """Write a text file under a temporary name and rename it into place when complete, so a
+    reader never sees half a file (fsspec: local paths and object stores alike)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    temporary = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        with fs.open(temporary, "w", encoding="utf-8") as out:
+            yield out
+        fs.mv(temporary, path)
+    finally:
+        if fs.exists(temporary):
+            fs.rm(temporary)
 
 
 def _dead_letter(response: ArchivedResponse | UnreadableRecord, reason: str, url: str = "") -> dict:
     return {"reason": reason, "warc_file": response.warc_file, "warc_record_id": response.record_id,
             "url": url, "offset": getattr(response, "offset", None),
             "at": datetime.now(UTC).isoformat()}
+
+
+def _rejected_letter(article: Article, reason: str) -> dict:
+    provenance = article.provenance
+    return {"reason": f"index rejected: {reason}", "warc_file": provenance.warc_file if provenance else None,
+            "warc_record_id": provenance.warc_record_id if provenance else None, "url": article.url,
+            "id": article.id, "offset": None, "at": datetime.now(UTC).isoformat()}
 
 
 def _first_pass(warc: WarcFile, profiles: dict[str, SourceProfile], partial: Path,
@@ -121,26 +175,74 @@ def _first_pass(warc: WarcFile, profiles: dict[str, SourceProfile], partial: Pat
                 continue
             summary.responses += 1
             progress("records", 1)
-            provenance = Provenance(warc_file=warc.url, warc_record_id=item.record_id,
-                                    crawl_run=warc.run_id)
             if not 200 <= item.status < 300:
                 dead.append(_dead_letter(item, f"http status {item.status}", item.url))
                 summary.error_reasons["http_status"] += 1
                 continue
-            article = process_page(item.body, item.url, source_id=warc.source_id,
-                                   content_type=item.content_type, crawled_at=item.crawled_at,
-                                   provenance=provenance, profile=profile)
+            try:
+                article = _process_response(item, warc, profile)
+                line = article.model_dump_json() + "\n"
+            except Exception as exc:  # one poison record is a dead letter, never the night's batch
+                log.exception("record %s of %s crashed", item.record_id, warc.url)
+                dead.append(_dead_letter(item, f"processing crashed: {exc!r}", item.url))
+                summary.errors += 1
+                summary.error_reasons["processing crashed"] += 1
+                continue
             if article.status == RecordStatus.ERROR:
                 dead.append(_dead_letter(item, article.error or "error", item.url))
                 summary.errors += 1
                 summary.error_reasons[(article.error or "error").split(":")[0]] += 1
-            out.write(article.model_dump_json() + "\n")
+            out.write(line)
+
+
+def _process_response(item: ArchivedResponse, warc: WarcFile, profile: SourceProfile) -> Article:
+    provenance = Provenance(warc_file=warc.url, warc_record_id=item.record_id, crawl_run=warc.run_id)
+    return process_page(item.body, item.url, source_id=warc.source_id, content_type=item.content_type,
+                        crawled_at=item.crawled_at, provenance=provenance, profile=profile,
+                        listed_published_at=parse_iso_datetime(item.metadata.get("listed_published_at")))
 
 
 def _read_partial(path: Path) -> Iterator[Article]:
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             yield Article.model_validate_json(line)
+
+
+def _latest_copies(partials: list[tuple[WarcFile, Path]]) -> dict[str, tuple[int, int]]:
+    """Record id -> (file number, line number) of the copy that is indexed.
+
+    One article can be archived twice in a batch (a killed crawl crawled again, two URLs with one
+    canonical); the latest crawl wins, ties broken by crawl run and position, so every run over
+    the same files picks the same copy.
+    """
+    best: dict[str, tuple[tuple, tuple[int, int]]] = {}
+    for number, (warc, partial) in enumerate(partials):
+        for line, article in enumerate(_read_partial(partial)):
+            if article.status == RecordStatus.ERROR:
+                continue
+            crawled = article.crawled_at.astimezone(UTC).isoformat() if article.crawled_at else ""
+            key = (crawled, warc.run_id, warc.url, line)
+            if article.id not in best or key > best[article.id][0]:
+                best[article.id] = (key, (number, line))
+    return {record_id: place for record_id, (_, place) in best.items()}
+
+
+def _kept(partials: list[tuple[WarcFile, Path]], winners: dict[str, tuple[int, int]],
+          number: int) -> Iterator[Article]:
+    """The records of one file that are indexed: no errors, no superseded copies."""
+    for line, article in enumerate(_read_partial(partials[number][1])):
+        if article.status != RecordStatus.ERROR and winners.get(article.id) == (number, line):
+            yield article
+
+
+def _engine_for(settings: Settings, target_index: str | None):
+    """The engine, checked before anything is extracted: a dead engine fails in seconds, not
+    after the whole first pass."""
+    from pipelines.index import SearchEngine
+
+    engine = SearchEngine.connect(settings)
+    engine.check_health()
+    return engine, target_index or engine.ensure_ready()
 
 
 def process_archive(
@@ -158,7 +260,10 @@ def process_archive(
     """Process archived WARC files into records, dead letters and (optionally) the index.
 
     Without `warc_files`, every file in the window that was not processed before is taken
-    (`only_new=False` takes them all again, as reprocessing does).
+    (`only_new=False` takes them all again, as reprocessing does). A file is marked processed
+    only when each of its records was acknowledged by the engine or written to its dead-letter
+    file; a file with a document the engine could not take now (see
+    :mod:`pipelines.index.writes`) stays unprocessed and is named in ``pending_warc_files``.
     """
     if warc_files is not None:
         warcs = [w for w in (parse_warc_path(f) for f in warc_files) if w is not None]
@@ -168,59 +273,86 @@ def process_archive(
             done = already_processed(settings)
             warcs = [w for w in warcs if w.url not in done]
     summary = BatchSummary(warc_files=len(warcs))
+    engine, summary.index = _engine_for(settings, target_index) if index else (None, None)
     profiles = source_profiles(settings)
+    dead: dict[str, list[dict]] = {warc.url: [] for warc in warcs}
+    pending: set[str] = set()
 
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
         partials: list[tuple[WarcFile, Path]] = []
-        for warc in warcs:
-            partial = Path(tmp) / f"{warc.stem}.jsonl"
-            dead: list[dict] = []
-            _first_pass(warc, profiles, partial, dead, summary, progress)
-            _write_dead_letters(settings, warc, dead)
-            summary.dead_letter += len(dead)
+        for number, warc in enumerate(warcs):
+            partial = Path(tmp) / f"{number}-{warc.stem}.jsonl"
+            _first_pass(warc, profiles, partial, dead[warc.url], summary, progress)
             partials.append((warc, partial))
+        winners = _latest_copies(partials)
 
         clusters = assign_story_clusters(
             (article.id, story_text(article))
-            for _, partial in partials
-            for article in _read_partial(partial)
-            if article.status != RecordStatus.ERROR
-        )
+            for number in range(len(partials)) for article in _kept(partials, winners, number))
         summary.story_clusters = len(set(clusters.values()))
+        sent: dict[str, Article] = {}  # id -> the record (without its text), to trace failures back
 
         def finished_records() -> Iterator[Article]:
-            for warc, partial in partials:
+            for number, (warc, _) in enumerate(partials):
                 out_path = processed_path(settings, warc)
-                with fsspec.open(out_path, "w", encoding="utf-8", auto_mkdir=True) as out:
-                    for article in _read_partial(partial):
-                        if article.status == RecordStatus.ERROR:
-                            continue
+                with _replaced(out_path) as out:
+                    for article in _kept(partials, winners, number):
                         article.story_cluster = clusters.get(article.id)
                         out.write(article.model_dump_json() + "\n")
                         _count(summary, article)
                         progress("indexed", 1)
+                        sent[article.id] = article.model_copy(update={"body": "", "lead": ""})
                         yield article
                 summary.outputs.append(out_path)
 
-        if index:
-            from pipelines.index import SearchEngine
-
-            engine = SearchEngine.connect(settings)
-            summary.index = target_index or engine.ensure_ready()
+        if engine is None:
+            for _ in finished_records():
+                pass
+        else:
             result = engine.bulk_upsert(finished_records(), index=target_index)
-            summary.indexed, summary.index_failed = result.indexed, result.failed
+            summary.indexed = result.indexed
             if target_index is None and (building := engine.version_being_built()):
                 # A rebuild copied the serving index before these records existed; without this
                 # they would vanish from search when it switches the aliases.
-                engine.bulk_upsert(_read_outputs(summary.outputs), index=building)
-                engine.refresh(building)
+                also = engine.bulk_upsert(_read_outputs(summary.outputs), index=building)
+                result.retryable.update(also.retryable)
+                result.rejected = also.rejected | result.rejected
                 summary.also_indexed_into = building
-            engine.refresh(target_index)
-        else:
-            for _ in finished_records():
-                pass
-    _mark_processed(settings, warcs)
+            _settle(result, sent, warcs, dead, pending, summary)
+        summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
+
+    for warc in warcs:
+        _write_dead_letters(settings, warc, dead[warc.url])
+    summary.dead_letter = sum(len(letters) for letters in dead.values())
+    summary.pending_warc_files = sorted(pending)
+    _mark_processed(settings, [warc for warc in warcs if warc.url not in pending])
+    if engine is not None:
+        engine.refresh(target_index)
+        if summary.also_indexed_into:
+            engine.refresh(summary.also_indexed_into)
     return summary.as_dict()
+
+
+def _all_records(partials: list[tuple[WarcFile, Path]]) -> Iterator[Article]:
+    for _, partial in partials:
+        yield from (article for article in _read_partial(partial) if article.status != RecordStatus.ERROR)
+
+
+def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile], dead: dict[str, list[dict]],
+            pending: set[str], summary: BatchSummary) -> None:
+    """Rejected documents become dead letters of their WARC file; a file with a document the
+    engine could not take now stays pending (every file, when the engine named no document)."""
+    unknown = {record_id: reason for record_id, reason in result.rejected.items() if record_id not in sent}
+    for record_id, reason in result.rejected.items():
+        if record_id in sent:
+            article = sent[record_id]
+            dead[article.provenance.warc_file].append(_rejected_letter(article, reason))
+            summary.error_reasons["index rejected"] += 1
+    for record_id, reason in (result.retryable | unknown).items():
+        pending.update([sent[record_id].provenance.warc_file] if record_id in sent else [w.url for w in warcs])
+        summary.index_failure = summary.index_failure or reason
+    summary.index_rejected = len(result.rejected) - len(unknown)
+    summary.index_failed = len(result.retryable) + len(unknown)
 
 
 def _read_outputs(paths: list[str]) -> Iterator[Article]:
@@ -248,13 +380,18 @@ def _write_dead_letters(settings: Settings, warc: WarcFile, dead: list[dict]) ->
     if not dead:
         path.unlink(missing_ok=True)  # a fixed parser leaves no stale failures behind
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
+    with _replaced(str(path)) as out:
         for entry in dead:
             out.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
 def raise_if_failure_rate_exceeded(summary: dict, settings: Settings) -> None:
+    """FailureRateExceeded when too many records went to the dead letters; IndexingIncomplete
+    first when the engine could not take some documents now (their files are taken again)."""
+    if summary.get("pending_warc_files"):
+        raise IndexingIncomplete(
+            f"{summary['index_failed']} documents could not be indexed now ({summary['index_failure']}); "
+            f"{len(summary['pending_warc_files'])} WARC files stay unprocessed and are taken again on the next run")
     if summary["failure_rate"] > settings.max_failure_rate:
         raise FailureRateExceeded(
             f"{summary['dead_letter']} of the batch failed ({summary['failure_rate']:.1%}), above the "

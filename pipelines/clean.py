@@ -11,10 +11,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+import regex
+
 TATWEEL = "\u0640"
-ZERO_WIDTH = "\u200b\u200c\u200d\ufeff\u2060"
-BIDI_CONTROLS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"
-_DELETE = str.maketrans(dict.fromkeys(TATWEEL + ZERO_WIDTH + BIDI_CONTROLS))
+ZWNJ = "\u200c"
+# Every format character (Unicode category Cf: soft hyphen, zero-width space and joiner, bidi
+# controls, BOM, word joiner, Arabic letter mark, ...) is invisible and splits the word it sits
+# in for search. The one kept is ZWNJ between two letters: Persian and Urdu spell with it
+# (می‌خواهم), and the engine's analyzer drops it when matching; elsewhere it is noise too.
+_FORMAT_CHARACTERS = regex.compile(r"(?<=\p{L})\u200c(?=\p{L})|(\p{Cf})")
 
 # Tabs, no-break and typographic spaces become a plain space; line separators a newline.
 _SPACES = re.compile(r"[\t\x0b\x0c\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+| {2,}")
@@ -81,13 +86,15 @@ def cut_boilerplate_edges(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def normalize_text(text: str) -> str:
-    """Strip tatweel, zero-width and bidi controls, collapse spaces; one paragraph per line.
+    """Strip tatweel and format characters (but ZWNJ inside a word), collapse spaces; one
+    paragraph per line.
 
     A tatweel standing alone between spaces is a dash and becomes "-"; Arabic presentation
     forms become the letters they show.
     """
     text = _PRESENTATION_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
-    text = _LINE_BREAKS.sub("\n", _TATWEEL_DASH.sub("-", text).translate(_DELETE))
+    text = _FORMAT_CHARACTERS.sub(lambda m: "" if m.group(1) else ZWNJ, _TATWEEL_DASH.sub("-", text))
+    text = _LINE_BREAKS.sub("\n", text.replace(TATWEEL, ""))
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 

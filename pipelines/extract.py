@@ -26,6 +26,7 @@ from html import unescape
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import charset_normalizer
 import lxml.html
 import trafilatura
 from cssselect import GenericTranslator, SelectorError
@@ -33,7 +34,7 @@ from htmldate import find_date
 from lxml import etree
 
 from kernel.dates import parse_iso_datetime
-from pipelines.clean import cut_boilerplate_edges, is_trailer_line
+from pipelines.clean import ZWNJ, cut_boilerplate_edges, is_trailer_line, normalize_text
 
 
 class ExtractionError(ValueError):
@@ -110,13 +111,31 @@ def _arabic_share(text: str) -> float:
     return len(_ARABIC_LETTER.findall(text)) / non_ascii if non_ascii else 0.0
 
 
+# UTF-8 with at most this many invalid bytes (or this share of its non-ASCII bytes) is UTF-8
+# with a stray byte or a letter cut in two, not a single-byte page: in windows-1256 nearly
+# every Arabic letter is an invalid UTF-8 sequence.
+_UTF8_STRAY_BYTES = 8
+_UTF8_STRAY_SHARE = 0.01
+
+
+def _mostly_utf8(raw: bytes) -> str | None:
+    text = raw.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - raw.count("\ufffd".encode())
+    non_ascii = sum(1 for byte in raw if byte > 127)
+    if invalid <= max(_UTF8_STRAY_BYTES, _UTF8_STRAY_SHARE * non_ascii) and non_ascii > 2 * invalid:
+        return text
+    return None
+
+
 def decode_html(raw: bytes, content_type: str | None = None) -> str:
     """Bytes to text: BOM, then a sanity-checked header or <meta> charset.
 
     Arabic sites often declare one charset and serve another, so the declaration is checked:
     bytes that are valid UTF-8 with non-ASCII content are UTF-8 whatever a single-byte label
-    says (such sequences almost never arise by chance), and a single-byte decoding without
-    Arabic letters loses to windows-1256 when that one reads as Arabic.
+    says (such sequences almost never arise by chance), and so are bytes with only a few
+    invalid sequences (decoded with U+FFFD for those). A single-byte decoding without Arabic
+    letters loses to windows-1256 when that one reads as Arabic; when nothing reads as Arabic,
+    charset-normalizer's guess is the last resort.
     """
     declared = _declared_charsets(raw, content_type)
     if declared and declared[0].startswith("utf-16"):
@@ -124,11 +143,15 @@ def decode_html(raw: bytes, content_type: str | None = None) -> str:
     utf8 = _strict(raw, "utf-8")
     if utf8 is not None:
         return utf8.lstrip("\ufeff")
+    if (nearly := _mostly_utf8(raw)) is not None:
+        return nearly.lstrip("\ufeff")
     cp1256 = raw.decode("cp1256", errors="replace")
     for charset in declared:
         text = _strict(raw, charset)
         if text is not None and (_arabic_share(text) >= 0.5 or _arabic_share(cp1256) < 0.5):
             return text
+    if _arabic_share(cp1256) < 0.5 and (guess := charset_normalizer.from_bytes(raw).best()) is not None:
+        return str(guess)
     return cp1256
 
 
@@ -136,19 +159,22 @@ def _looks_like_html(raw: bytes, text: str, content_type: str | None) -> bool:
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime and mime.startswith(_NON_HTML_TYPES):
         return False
-    if raw.lstrip()[:8].startswith(_BINARY_SIGNATURES) or "\x00" in text[:4096]:
-        return False
-    head = text.lstrip()[:1]
-    if head in ("{", "["):  # JSON bodies served with a text/html type
+    head = text[:4096]
+    if raw.lstrip()[:8].startswith(_BINARY_SIGNATURES) or head.count("\x00") > len(head) // 10:
+        return False  # NULs throughout: binary data or unmarked UTF-16, not a page with a stray NUL
+    first = text.lstrip()[:1]
+    if first in ("{", "["):  # JSON bodies served with a text/html type
         return False
     return re.search(r"<(html|head|body|p|div|article|meta|title)\b", text[:20000], re.I) is not None
 
 
 # ---------------------------------------------------------------------------- metadata
 
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LEAD_MIN_WORDS = 6
 _BODY_MIN_WORDS = 8  # fewer words is menu residue (a row of links), not an article
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _ARTICLE_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting", "AnalysisNewsArticle"}
 
 
@@ -157,8 +183,8 @@ def _json_ld_items(tree: lxml.html.HtmlElement) -> list[dict]:
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text_content())
-        except (json.JSONDecodeError, TypeError):
-            continue
+        except (json.JSONDecodeError, TypeError, RecursionError):
+            continue  # broken or absurdly nested metadata: the HTML article is still read
         stack = data if isinstance(data, list) else [data]
         while stack:
             item = stack.pop(0)
@@ -215,7 +241,8 @@ def _json_ld_text(article: dict, key: str) -> str:
     previous = None
     while previous != value:  # double-encoded entities are common in CMS output
         previous, value = value, unescape(value)
-    return value
+    # A lone surrogate ("\\ud83d" without its pair) is valid JSON but no text: it cannot be encoded.
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _structured_dates(tree: lxml.html.HtmlElement, article: dict) -> Iterator[str | None]:
@@ -240,21 +267,32 @@ def _url_date(url: str) -> datetime | None:
     return None
 
 
-def _plausible(value: datetime, now: datetime) -> bool:
+def _plausible(value: datetime | None, crawled_at: datetime) -> bool:
+    """Not before Arabic news sites existed, and not after the page was fetched (a day's slack
+    for time zones): 9999-12-31, 0001-01-01 and 2099 are CMS defaults and typos."""
+    if value is None:
+        return False
     naive = value.replace(tzinfo=None)
-    return _EARLIEST_PLAUSIBLE <= naive <= now.replace(tzinfo=None) + timedelta(days=2)
+    return _EARLIEST_PLAUSIBLE <= naive <= crawled_at.replace(tzinfo=None) + timedelta(days=1)
 
 
 def _published_at(tree: lxml.html.HtmlElement, article: dict, url: str, tz_name: str | None,
-                  warnings: list[str]) -> datetime | None:
-    now = datetime.now(dt_timezone.utc)
+                  warnings: list[str], crawled_at: datetime | None,
+                  listed_published_at: datetime | None) -> datetime | None:
+    fetched = (crawled_at or datetime.now(dt_timezone.utc)).astimezone(dt_timezone.utc)
     structured = [d for d in map(parse_iso_datetime, _structured_dates(tree, article)) if d]
-    parsed = next((d for d in structured if _plausible(d, now)), None)
-    if parsed is None:
+    parsed = next((d for d in structured if _plausible(d, fetched)), None)
+    if parsed is None and _plausible(listed_published_at, fetched):
+        # The feed or sitemap date is machine-readable and per-article.
+        parsed = listed_published_at
+        warnings.append("published_at_from_listing")
+        if structured:
+            warnings.append("published_at_implausible_ignored")
+    elif parsed is None:
         # No plausible machine-readable date: the URL's day beats htmldate's guess from the
         # visible text, which often picks a sidebar or footer date.
         parsed = _url_date(url)
-        if parsed is not None:
+        if _plausible(parsed, fetched):
             warnings.append("published_at_from_url")
         else:
             parsed = parse_iso_datetime(find_date(deepcopy(tree), original_date=True, extensive_search=True))
@@ -331,8 +369,12 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _body_without_title(paragraphs: list[str], title: str) -> list[str]:
-    """trafilatura keeps the <h1> as the first line; the title is stored on its own."""
-    if paragraphs and title and paragraphs[0] == " ".join(title.split()):
+    """trafilatura keeps the <h1> as the first line; the title is stored on its own (compared
+    cleaned: trafilatura drops invisible characters the title may still hold)."""
+    def key(line: str) -> str:
+        return normalize_text(line).replace(ZWNJ, "")
+
+    if paragraphs and title and key(paragraphs[0]) == key(title):
         return paragraphs[1:]
     return paragraphs
 
@@ -355,8 +397,13 @@ def _cut_at_end_marker(paragraphs: list[str], end_markers: list[str]) -> list[st
 
 
 def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
-                 timezone: str | None = None, hints: dict | None = None) -> ExtractedPage:
+                 timezone: str | None = None, hints: dict | None = None, crawled_at: datetime | None = None,
+                 listed_published_at: datetime | None = None) -> ExtractedPage:
     """Extract one article page. ``timezone`` (IANA name) is the source's zone for naive dates.
+
+    A publication date is plausible between 1995 and a day after ``crawled_at`` (now when not
+    given); when the page's own dates are not, the feed/sitemap date ``listed_published_at``,
+    then the URL's date, then htmldate's reading of the page is used, with warnings.
 
     ``hints`` are the source registry's per-site extraction hints (``crawler/sources.yaml``):
 
@@ -381,6 +428,8 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
     html = raw if isinstance(raw, str) else decode_html(raw_bytes, content_type)
     if not _looks_like_html(raw_bytes, html, content_type):
         raise ExtractionError("not_html", content_type or "no HTML markup found")
+    # lxml refuses NULs and other C0 controls in text (and stray ones are common in CMS output).
+    html = _CONTROL_CHARACTERS.sub("", html)
     try:
         # lxml refuses str input that still carries an XML encoding declaration (XHTML pages).
         tree = lxml.html.fromstring(_XML_DECLARATION.sub("", html, count=1))
@@ -408,7 +457,7 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
         title=title,
         body="\n".join(paragraphs),
         lead=_lead(paragraphs),
-        published_at=_published_at(tree, article, url, timezone, warnings),
+        published_at=_published_at(tree, article, url, timezone, warnings, crawled_at, listed_published_at),
         canonical_url=_canonical_url(tree, url),
         html_lang=html_lang,
         warnings=warnings,

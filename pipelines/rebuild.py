@@ -7,11 +7,14 @@ the old index keeps serving.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from kernel.archive import list_warc_files
 from kernel.settings import Settings
-from pipelines.batch import ProgressCallback, process_archive
+from pipelines.batch import IndexingIncomplete, ProgressCallback, process_archive
+
+log = logging.getLogger(__name__)
 
 
 def reprocess(
@@ -45,17 +48,25 @@ def reprocess(
     from pipelines.index import SearchEngine
 
     engine = SearchEngine.connect(settings)
+    engine.check_health()
     old_index = engine.ensure_ready()
     new_index = engine.create_next_version()
     try:
         copied = engine.copy_documents(old_index, new_index)
         summary = process_archive(settings, warc_files=files, target_index=new_index, progress=progress)
+        if summary["pending_warc_files"]:
+            raise IndexingIncomplete(f"rebuild of {new_index}: {summary['index_failed']} documents could not be "
+                                     f"indexed ({summary['index_failure']})")
         expected = max(copied, engine.count(old_index))
         got = engine.count(new_index)
         if got < expected:
             raise RuntimeError(f"rebuild of {new_index} has {got} documents, fewer than the {expected} serving now")
-    except Exception:
-        engine.delete_index(new_index)
+    except BaseException:
+        try:
+            engine.delete_index(new_index)
+        except Exception:  # the engine may be what failed: report the rebuild's own error, not this
+            log.exception("could not delete the half-built %s; `newswire index retire %s` removes it",
+                          new_index, new_index)
         raise
     engine.switch_aliases(new_index)
     return plan | summary | {"previous_index": old_index, "index": new_index, "documents": got}

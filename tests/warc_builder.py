@@ -17,6 +17,7 @@ class FakePage:
     body: bytes
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
+    listed_published_at: datetime | None = None  # the feed/sitemap date the crawler recorded
 
 
 def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str, pages: list[FakePage],
@@ -30,7 +31,8 @@ def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str,
                                 status=page.status, response_headers=[("Content-Type", page.content_type)],
                                 body=page.body, fetched_at=fetched_at)
         archive.write(ArchivedPage(source_id=source_id, requested_url=page.url, final_url=page.url, redirects=[],
-                                   discovered_via="rss", listed_published_at=None, page_canonical=None,
+                                   discovered_via="rss",
+                                   listed_published_at=page.listed_published_at, page_canonical=None,
                                    url_keys=[page.url], exchange=exchange))
     archive.close()
     path = Path(warc_url)

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -52,8 +53,9 @@ def _progress(enabled: bool = True):
 
 def _print_summary(summary: dict, title: str) -> None:
     table = Table(title=title, show_header=False)
-    for key in ("warc_files", "responses", "records", "ok", "flagged", "errors", "dead_letter",
-                "attributed", "story_clusters", "indexed", "index_failed", "failure_rate", "index"):
+    for key in ("warc_files", "responses", "records", "ok", "flagged", "errors", "dead_letter", "superseded",
+                "attributed", "story_clusters", "indexed", "index_rejected", "index_failed", "failure_rate",
+                "index"):
         if key in summary:
             table.add_row(key.replace("_", " "), str(summary[key]))
     for key in ("languages", "agencies", "error_reasons"):
@@ -68,10 +70,20 @@ def window_options(since: str | None, until: str | None, sources: list[str] | No
 
 
 def _over_window(window: dict, as_json: bool, run) -> tuple:
-    """Run `run(settings, window, progress)` with a progress display unless JSON is asked for."""
+    """Run `run(settings, window, progress)` with a progress display unless JSON is asked for.
+
+    An engine that cannot be reached or refuses a request ends the command with one line
+    naming the cause (exit 1); processing checks the engine before it extracts anything.
+    """
+    from pipelines.index import SearchEngineError
+
     settings = get_settings()
-    with _progress(not as_json) as advance:
-        return settings, run(settings, window, advance)
+    try:
+        with _progress(not as_json) as advance:
+            return settings, run(settings, window, advance)
+    except SearchEngineError as error:
+        console.print(f"[red]search engine failed:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -150,7 +162,11 @@ def reprocess(
 
 
 def _finish(summary: dict, title: str, as_json: bool, settings) -> None:
-    from pipelines.batch import FailureRateExceeded, raise_if_failure_rate_exceeded
+    from pipelines.batch import (
+        FailureRateExceeded,
+        IndexingIncomplete,
+        raise_if_failure_rate_exceeded,
+    )
 
     if as_json:
         print_json(summary)
@@ -158,9 +174,12 @@ def _finish(summary: dict, title: str, as_json: bool, settings) -> None:
         _print_summary(summary, title)
     try:
         raise_if_failure_rate_exceeded(summary, settings)
+    except IndexingIncomplete as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
     except FailureRateExceeded as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -52,6 +52,14 @@ def _reported(action: str) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _answer(as_json: bool, data: dict, line: str) -> None:
+    """What an index command did: JSON on stdout, or one line for a person."""
+    if as_json:
+        print_json(data)
+    else:
+        console.print(line)
+
+
 def _highlighted(snippet: str) -> str:
     """Rich markup for a snippet: the matched words in bold."""
     return _MARK.sub(lambda match: f"[bold yellow]{match.group(1)}[/]", escape(snippet))
@@ -105,9 +113,10 @@ def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         print_json(status)
         return
-    table = Table("index", "documents", "aliases")
+    table = Table("index", "documents", "aliases", "role")
     for name, count in status["versions"].items():
-        table.add_row(name, str(count), "read+write" if name == status["current_index"] else "")
+        table.add_row(name, str(count), "read+write" if name == status["current_index"] else "",
+                      status["roles"].get(name, ""))
     console.print(f"{status['flavour']} {status['version']} at {status['url']}")
     console.print(table)
 
@@ -116,11 +125,8 @@ def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
 def index_new_version(as_json: bool = typer.Option(False, "--json")) -> None:
     """Create the next versioned index (empty, current template) for a rebuild."""
     with _reported("index new-version"):
-        index = _connect().create_next_version()
-    if as_json:
-        print_json({"index": index})
-    else:
-        console.print(f"created {index}")
+        index = _connect().create_next_version(held_by_this_process=False)
+    _answer(as_json, {"index": index}, f"created {index}")
 
 
 @index_app.command("switch")
@@ -130,10 +136,16 @@ def index_switch(index: str = typer.Argument(..., help="The versioned index to m
     engine = _connect()
     with _reported("index switch"):
         engine.switch_aliases(index)
-    if as_json:
-        print_json({"current_index": engine.current_index()})
-    else:
-        console.print(f"aliases now on {index}")
+        _answer(as_json, {"current_index": engine.current_index()}, f"aliases now on {index}")
+
+
+@index_app.command("retire")
+def index_retire(index: str = typer.Argument(..., help="A versioned index no alias points at (an orphan)."),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Delete a version that holds no alias: an orphan left by a killed rebuild, or a superseded one."""
+    with _reported("index retire"):
+        _connect().retire_version(index)
+    _answer(as_json, {"deleted": index}, f"deleted {index}")
 
 
 @app.command("eval-search")

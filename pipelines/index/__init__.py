@@ -73,6 +73,13 @@ class SearchEngine(IndexLifecycle, DocumentWrites):
             raise
         return True
 
+    def check_health(self) -> None:
+        """Raise SearchEngineError unless the cluster answers and is green or yellow."""
+        health = self.request("GET", "/_cluster/health")
+        if health.get("status") not in ("green", "yellow"):
+            raise SearchEngineError(f"cluster health is {health.get('status')!r} at "
+                                    f"{redact_url(self.settings.search_url)}")
+
     def refresh(self, index: str | None = None) -> None:
         self.request("POST", index_path(index or self.settings.read_alias, "_refresh"))
 
@@ -95,4 +102,5 @@ class SearchEngine(IndexLifecycle, DocumentWrites):
             "write_alias": self.settings.write_alias,
             "current_index": self.current_index() if has_alias else None,
             "versions": {name: self.count(name) for name in self.versions()} if has_alias else {},
+            "roles": self.version_roles() if has_alias else {},
         }

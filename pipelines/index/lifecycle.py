@@ -8,8 +8,10 @@ Elasticsearch, ISM on OpenSearch where the plugin answers).
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import UTC, datetime
+import socket
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from kernel.settings import Settings
@@ -19,6 +21,8 @@ from pipelines.index.transport import SearchEngineError
 LIFECYCLE_POLICY_NAME = "newswire-superseded-articles"
 ISM_NOT_AVAILABLE = "ISM not available"
 _VERSION_RE = re.compile(r"-v(\d+)$")
+REBUILD_LEASE_KEY = "newswire_rebuild"
+REBUILD_LEASE = timedelta(hours=12)  # the reprocess task's execution timeout: no rebuild lives longer
 
 
 def index_path(*names: str) -> str:
@@ -96,30 +100,67 @@ class IndexLifecycle:
 
     def versions(self) -> list[str]:
         """Every versioned articles index of this prefix, oldest first."""
+        return list(self._version_info())
+
+    def _version_info(self) -> dict[str, dict]:
         pattern = f"{self.settings.index_prefix}-articles-v*"
         indices = self.request("GET", index_path(pattern), params={"expand_wildcards": "open"})
         prefix = f"{self.settings.index_prefix}-articles-v"
         names = [name for name in indices if name.startswith(prefix) and name[len(prefix):].isdigit()]
-        return sorted(names, key=lambda name: int(_VERSION_RE.search(name).group(1)))
+        return {name: indices[name] for name in sorted(names, key=lambda name: int(_VERSION_RE.search(name).group(1)))}
+
+    def version_roles(self) -> dict[str, str]:
+        """Each version's role: ``serving`` (holds an alias), ``building`` (newer, a live rebuild
+        holds its lease), ``orphan`` (newer, no alias and no live lease: a rebuild that died
+        without cleaning up) or ``superseded`` (older, retired by the lifecycle policy)."""
+        info = self._version_info()
+        serving = [name for name, index in info.items() if index.get("aliases")]
+        roles: dict[str, str] = {}
+        for name, index in info.items():
+            if name in serving:
+                roles[name] = "serving"
+            elif serving and list(info).index(name) < list(info).index(serving[-1]):
+                roles[name] = "superseded"
+            else:
+                lease = (index.get("mappings", {}).get("_meta") or {}).get(REBUILD_LEASE_KEY)
+                roles[name] = "building" if _lease_alive(lease) else "orphan"
+        return roles
 
     def version_being_built(self) -> str | None:
-        """A version newer than the serving one exists while a rebuild fills it, until the switch."""
-        versions = self.versions()
-        serving = self.current_index()
-        return versions[-1] if versions and versions[-1] != serving else None
+        """The newer version a live rebuild is filling, until it switches the aliases; never an orphan."""
+        building = [name for name, role in self.version_roles().items() if role == "building"]
+        return building[-1] if building else None
 
     def current_index(self) -> str:
         """The index the read alias points at."""
         answer = self.request("GET", index_path("_alias", self.settings.read_alias))
         return sorted(answer)[0]
 
-    def create_next_version(self) -> str:
+    def create_next_version(self, held_by_this_process: bool = True) -> str:
+        """The next empty version, with a rebuild lease in its ``_meta``.
+
+        The lease names this host and process, so a rebuild killed outright is seen as dead at
+        once; an operator's version (``held_by_this_process=False``) is held for
+        :data:`REBUILD_LEASE`.
+        """
         self.put_index_template()
         versions = self.versions()
         last = int(_VERSION_RE.search(versions[-1]).group(1)) if versions else 0
         index = self.settings.index_name(last + 1)
         self.create_index(index)
+        lease = {"started_at": datetime.now(UTC).isoformat(), "host": socket.gethostname(),
+                 "pid": os.getpid() if held_by_this_process else None}
+        self.request("PUT", index_path(index, "_mapping"), {"_meta": {REBUILD_LEASE_KEY: lease}})
         return index
+
+    def retire_version(self, index: str) -> None:
+        """Delete a version that no alias points at (an orphan, or a superseded one)."""
+        roles = self.version_roles()
+        if index not in roles:
+            raise ValueError(f"{index} is not a version of {self.settings.index_prefix}-articles")
+        if roles[index] == "serving":
+            raise ValueError(f"{index} holds the read or write alias; switch the aliases away first")
+        self.delete_index(index)
 
     def switch_aliases(self, index: str) -> None:
         """Move the read and write alias to ``index`` in one atomic request; retire the old version."""
@@ -155,3 +196,18 @@ class IndexLifecycle:
             }})
         elif self._ism_available():
             self.request("POST", index_path("_plugins", "_ism", "add", index), {"policy_id": LIFECYCLE_POLICY_NAME})
+
+
+def _lease_alive(lease: dict | None) -> bool:
+    if not isinstance(lease, dict) or not lease.get("started_at"):
+        return False
+    if lease.get("pid") and lease.get("host") == socket.gethostname():
+        try:
+            os.kill(int(lease["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # alive, only owned by another user
+        return True
+    started = datetime.fromisoformat(lease["started_at"])
+    return datetime.now(UTC) - started < REBUILD_LEASE

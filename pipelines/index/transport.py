@@ -8,6 +8,7 @@ flavour is read from the server's ``GET /``. Connection settings come only from
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +38,14 @@ class Transport(Protocol):
     def request(self, method: str, path: str, body: Any = None, params: dict | None = None,
                 ndjson: bool = False) -> Any: ...
 
+    def streaming_bulk(self, actions: Iterable[dict], **options: Any) -> Iterator[tuple[bool, dict]]: ...
+
+
+# The client's transport retries these itself (with its own back-off) before a request fails:
+# an engine restarting or overloaded answers 502/503/504 or times out for a while.
+TRANSPORT_RETRIES: dict[str, Any] = {"max_retries": 3, "retry_on_timeout": True,
+                                     "retry_on_status": (502, 503, 504)}
+
 
 def _auth_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {}
@@ -61,7 +70,7 @@ class OpenSearchTransport:
         self._client = OpenSearch(
             hosts=[settings.search_url], http_auth=_user_password(settings), headers=headers or None,
             use_ssl=settings.search_url.startswith("https"), verify_certs=True,
-            timeout=60, **_auth_options(settings),
+            timeout=60, **TRANSPORT_RETRIES, **_auth_options(settings),
         )
         self._url = redact_url(settings.search_url)
 
@@ -75,6 +84,12 @@ class OpenSearchTransport:
         except TransportError as error:
             status = error.status_code if isinstance(error.status_code, int) else None
             raise SearchEngineError(f"{method} {path} on {self._url}: {status or ''} {error.error}", status) from None
+
+    def streaming_bulk(self, actions, **options):
+        """opensearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""
+        from opensearchpy.helpers import streaming_bulk
+
+        return streaming_bulk(self._client, actions, **options)
 
 
 class ElasticsearchTransport:
@@ -92,10 +107,11 @@ class ElasticsearchTransport:
             auth["api_key"] = settings.search_api_key.get_secret_value()
         elif (user_password := _user_password(settings)) is not None:
             auth["basic_auth"] = user_password
-        self._client = Elasticsearch(settings.search_url, request_timeout=60, **auth, **_auth_options(settings))
-        self._url = redact_url(settings.search_url)
         self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
         self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
+        self._client = _server_major_client(Elasticsearch, {"accept": self._json, "content-type": self._ndjson})(
+            settings.search_url, request_timeout=60, **TRANSPORT_RETRIES, **auth, **_auth_options(settings))
+        self._url = redact_url(settings.search_url)
 
     def request(self, method, path, body=None, params=None, ndjson=False):
         from elastic_transport import TransportError
@@ -111,6 +127,24 @@ class ElasticsearchTransport:
                                     error.meta.status) from None
         except TransportError as error:
             raise SearchEngineError(f"{method} {path} on {self._url}: {error.message}") from None
+
+    def streaming_bulk(self, actions, **options):
+        """elasticsearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""
+        from elasticsearch.helpers import streaming_bulk
+
+        return streaming_bulk(self._client, actions, **options)
+
+
+def _server_major_client(base: type, bulk_headers: dict[str, str]) -> type:
+    """The Elasticsearch client class whose ``bulk`` (what the bulk helpers call) names the
+    server's major in its compatibility headers instead of the client's own."""
+
+    class ServerMajorElasticsearch(base):
+        def bulk(self, *, operations, **params):
+            body = b"".join(line + b"\n" for line in operations)
+            return self.perform_request("POST", "/_bulk", params=params or None, headers=bulk_headers, body=body)
+
+    return ServerMajorElasticsearch
 
 
 def detect_flavour(settings: Settings) -> tuple[str, str]:

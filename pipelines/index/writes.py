@@ -1,44 +1,97 @@
-"""Writing documents: bulk indexing by id, and copying one index version into the next."""
+"""Writing documents: bulk indexing by id, and copying one index version into the next.
+
+Bulk writes go through the client's own ``streaming_bulk`` (chunks by count and by bytes, 429
+back-off), with the client's transport retrying 5xx answers and timeouts. Every document ends
+in exactly one of three outcomes, so a caller can tell which input is done:
+
+- acknowledged by the engine;
+- *rejected*: the engine refused this document for what it is (a mapping error, an immense
+  term); sending it again would fail again, so it belongs in the dead letters;
+- *retryable*: the engine could not take it now (429 after the back-off, 5xx, no connection,
+  or a ``cluster_block_exception``: a write block or the disk flood stage, lifted by an
+  operator); the same document succeeds once the engine recovers, so its input stays pending.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from typing import Any
 
-from kernel.records import Article
+from kernel.records import Article, RecordStatus
 from kernel.settings import Settings
-from pipelines.index.documents import bulk_lines
-from pipelines.index.transport import SearchEngineError
+from pipelines.index.documents import article_document
+from pipelines.index.transport import SearchEngineError, Transport
+
+BULK_MAX_BYTES = 10 * 1024 * 1024  # per request: far below the engines' 100 MB http.max_content_length
+BULK_RETRIES = {"max_retries": 5, "initial_backoff": 2, "max_backoff": 60}  # 429: the engine asks to slow down
+_RETRYABLE_TYPES = {"cluster_block_exception", "es_rejected_execution_exception",
+                    "opensearch_rejected_execution_exception", "unavailable_shards_exception"}
 
 
 @dataclass
 class BulkResult:
     indexed: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Document id -> the engine's reason, for documents the engine refused for what they are."""
+    retryable: dict[str, str] = field(default_factory=dict)
+    """Document id -> the reason, for documents the engine could not take now."""
+
+    @property
+    def failed(self) -> int:
+        return len(self.rejected) + len(self.retryable)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{doc_id}: {reason}" for doc_id, reason in {**self.rejected, **self.retryable}.items()]
+
+
+def is_retryable(status: Any, error: Any) -> bool:
+    """True when a failed write would succeed later unchanged (see the module docstring).
+
+    ``error`` is the item's error object, or the text of a whole-request failure.
+    """
+    text = json.dumps(error) if isinstance(error, dict) else str(error)
+    if any(kind in text for kind in _RETRYABLE_TYPES):
+        return True
+    return not isinstance(status, int) or status == 429 or status >= 500
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, dict):
+        reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        caused = error.get("caused_by")
+        return f"{reason} ({caused.get('reason', caused.get('type'))})" if isinstance(caused, dict) else reason
+    return str(error)
+
+
+def _actions(articles: Iterable[Article], index: str) -> Iterator[dict]:
+    for article in articles:
+        if article.status != RecordStatus.ERROR:
+            yield {"_op_type": "index", "_index": index, "_id": article.id, "_source": article_document(article)}
 
 
 class DocumentWrites:
     """Bulk writes; mixed into :class:`pipelines.index.SearchEngine`."""
 
     settings: Settings
+    _transport: Transport
 
     def bulk_upsert(self, articles: Iterable[Article], index: str | None = None) -> BulkResult:
-        """Index articles by id in chunks (indexing again replaces, never duplicates)."""
-        target = index or self.settings.write_alias
+        """Index articles by id (indexing again replaces, never duplicates); error records are skipped."""
         result = BulkResult()
-        lines = bulk_lines(articles, target)
-        while chunk := list(islice(lines, self.settings.bulk_chunk_size)):
-            answer = self.request("POST", "/_bulk", "".join(chunk).encode("utf-8"), ndjson=True)
-            for item in answer["items"]:
-                outcome = item["index"]
-                if outcome.get("error"):
-                    result.failed += 1
-                    reason = outcome["error"].get("reason", outcome["error"].get("type"))
-                    result.errors.append(f"{outcome['_id']}: {reason}")
-                else:
-                    result.indexed += 1
+        outcomes = self._transport.streaming_bulk(
+            _actions(articles, index or self.settings.write_alias), chunk_size=self.settings.bulk_chunk_size,
+            max_chunk_bytes=BULK_MAX_BYTES, raise_on_error=False, raise_on_exception=False, **BULK_RETRIES)
+        for ok, item in outcomes:
+            outcome = next(iter(item.values()))
+            if ok:
+                result.indexed += 1
+                continue
+            error = outcome.get("error")
+            failures = result.retryable if is_retryable(outcome.get("status"), error) else result.rejected
+            failures[str(outcome.get("_id"))] = _reason(error)
         return result
 
     def copy_documents(self, source: str, target: str) -> int:
