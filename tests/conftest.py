@@ -21,6 +21,9 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 # Airflow fixtures (isolated AIRFLOW_HOME, shared `airflow standalone`) live in their own module.
 pytest_plugins = ["airflow_harness"]
 
+# Until the suite runs on both flavours, every node a test starts is OpenSearch.
+os.environ.setdefault("NEWSWIRE_ENGINE_FLAVOUR", "opensearch")
+
 # One prefix per test run, so runs never see each other's indices.
 RUN_PREFIX = f"nwtest-{uuid.uuid4().hex[:8]}"
 
@@ -29,8 +32,6 @@ RUN_PREFIX = f"nwtest-{uuid.uuid4().hex[:8]}"
 def engine_settings(tmp_path_factory) -> Iterator[Settings]:
     """Settings pointing at the real local engine, which is started if it is not running."""
     os.environ["NEWSWIRE_INDEX_PREFIX"] = RUN_PREFIX
-    # Until the suite runs on both flavours, the shared session node is OpenSearch.
-    os.environ.setdefault("NEWSWIRE_ENGINE_FLAVOUR", "opensearch")
     # Tests only ever write to the local node, whatever engine the developer's shell points at.
     port = get_settings().engine_port
     os.environ["NEWSWIRE_SEARCH_URL"] = f"http://127.0.0.1:{port}"
