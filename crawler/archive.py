@@ -66,7 +66,7 @@ def metadata_payload(page: ArchivedPage) -> dict:
 
 class WarcArchive:
     """One run's WARC file for one source, created on the first article (under its open name)
-    and published under ``warc_url`` by :meth:`publish`."""
+    and published under ``warc_url`` by :meth:`close`."""
 
     def __init__(self, warc_url: str, warcinfo: dict[str, str]):
         self.url = warc_url
@@ -111,19 +111,14 @@ class WarcArchive:
         return response_id
 
     def close(self) -> int:
-        """Close the file, still under its open name; returns its size in bytes (0 when no
-        article was written)."""
+        """Close the file and publish it under its name (an atomic rename on a local archive);
+        returns its size in bytes (0 when no article was written)."""
         if self._file is None:
             return 0
         self._file.close()
         fs, path = fsspec.core.url_to_fs(self.url)
-        return fs.size(path + OPEN_SUFFIX)
-
-    def publish(self) -> None:
-        """Give the closed file its published name (an atomic rename on a local archive)."""
-        if self._file is not None:
-            fs, path = fsspec.core.url_to_fs(self.url)
-            fs.mv(path + OPEN_SUFFIX, path)
+        fs.mv(path + OPEN_SUFFIX, path)
+        return fs.size(path)
 
     @property
     def written(self) -> bool:
