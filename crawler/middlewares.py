@@ -108,7 +108,6 @@ class RequestGuardMiddleware:
                 raise RefusedRequest("redirect_off_site", request.url)
         elif is_internal_host(urlparse_cached(request).hostname) and not on_site:
             raise RefusedRequest("internal_address", request.url)
-        return None
 
 
 def backoff_delay(base_delay: float, retry_times: int) -> float:

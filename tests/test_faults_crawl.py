@@ -6,6 +6,8 @@ ask for a pause or redirect where they should not; processing through
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import random
@@ -13,12 +15,14 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fsspec
 import pytest
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from crawler.middlewares import MAX_RETRY_AFTER, is_internal_host, retry_after_seconds
 from crawler.mirror import MirrorServer, Page, Site
@@ -179,10 +183,10 @@ def articles_written(data: Path) -> int:
     count = 0
     for path in warc_paths(data):
         with path.open("rb") as stream:
-            try:
-                count += sum(r.rec_type == "metadata" for r in ArchiveIterator(stream))
-            except Exception:  # noqa: BLE001 (the member being written)
-                pass
+            iterator = ArchiveIterator(stream)
+            with contextlib.suppress(ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error):
+                for record in iterator:  # up to the member being written
+                    count += record.rec_type == "metadata"
     return count
 
 
@@ -274,7 +278,7 @@ def test_crawl_state_rebuild_publishes_a_file_a_killed_crawl_left_open(tmp_path)
     done = subprocess.run([NEWSWIRE, "crawl-state", "rebuild", "--json"], env=crawl_env(tmp_path),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    [warc] = list_warc_files(str(tmp_path / "archive"))
+    assert len(list_warc_files(str(tmp_path / "archive"))) == 1
     kept = len(archived_urls(tmp_path))
     assert kept >= 5 and json.loads(done.stdout) == {SOURCE: kept}
     summary, records = process(tmp_path)
@@ -297,7 +301,7 @@ def test_retry_after_is_honoured_on_429_and_503(tmp_path):
 
     def gaps(path: str) -> list[float]:
         times = [t for target, t in zip(server.requests, server.arrivals, strict=True) if target == path]
-        return [later - earlier for earlier, later in zip(times, times[1:])]
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
 
     [after_429] = gaps(article_path(1))
     [after_503] = gaps(article_path(2))
