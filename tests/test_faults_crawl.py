@@ -24,9 +24,12 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from crawler.archive import WarcArchive
+from crawler.items import ArchivedPage, HttpExchange
 from crawler.middlewares import MAX_RETRY_AFTER, is_internal_host, retry_after_seconds
 from crawler.mirror import MirrorServer, Page, Site
-from kernel.archive import list_warc_files
+from crawler.state import CrawlBusyError, crawl_lock, open_state, recover_unpublished
+from kernel.archive import OPEN_SUFFIX, list_warc_files, run_paths
 from kernel.records import article_id
 from kernel.settings import get_settings
 from kernel.urls import canonicalize_url
@@ -283,6 +286,38 @@ def test_crawl_state_rebuild_publishes_a_file_a_killed_crawl_left_open(tmp_path)
     assert kept >= 5 and json.loads(done.stdout) == {SOURCE: kept}
     summary, records = process(tmp_path)
     assert summary["records"] == kept == len({r["id"] for r in records})
+
+
+def test_a_torn_last_article_is_cut_and_the_complete_ones_published(tmp_path):
+    settings = get_settings(data_dir=tmp_path, archive_root=str(tmp_path / "archive"))
+    warc_url, manifest_url = run_paths(settings.archive, SOURCE, "run1", datetime(2026, 11, 28, tzinfo=UTC))
+    archive = WarcArchive(warc_url, {})
+    for n in (1, 2, 3):
+        url = REAL_SITE + article_path(n)
+        exchange = HttpExchange("GET", url, [], "HTTP/1.1", 200, [("Content-Type", "text/html")],
+                                article_html(n), datetime(2026, 11, 28, tzinfo=UTC))
+        archive.write(ArchivedPage(SOURCE, url, url, [], "rss", None, url, [url], exchange))
+    open_file = Path(warc_url + OPEN_SUFFIX)
+    os.truncate(open_file, open_file.stat().st_size - 100)  # killed inside the third metadata record
+    assert list_warc_files(settings.archive) == []
+
+    with crawl_lock(settings, SOURCE):
+        assert recover_unpublished(settings, SOURCE) == [warc_url]
+    assert not open_file.exists()
+    assert open_state(settings).keys(SOURCE) == {REAL_SITE + article_path(n) for n in (1, 2)}
+    read = list(iter_responses(warc_url))
+    assert [r.url for r in read] == [REAL_SITE + article_path(n) for n in (1, 2)]  # nothing unreadable
+    manifest = json.loads(Path(manifest_url).read_text())
+    assert (manifest["recovered"], manifest["counts"]) == (True, {"archived": 2})
+
+
+def test_a_second_crawl_of_a_source_being_crawled_is_refused(tmp_path):
+    settings = get_settings(data_dir=tmp_path)
+    with crawl_lock(settings, SOURCE), pytest.raises(CrawlBusyError, match="another crawl of tasnim"):
+        with crawl_lock(settings, SOURCE):
+            pass
+    with crawl_lock(settings, SOURCE):  # released with its holder
+        pass
 
 
 # --- case 11: politeness and safety -------------------------------------------------------
