@@ -1,22 +1,28 @@
 """Writing the raw archive: one gzipped WARC file (ISO 28500, via warcio) per source per run.
 
 Where the files go is :mod:`kernel.archive`. Files go through fsspec, so the root may be a
-folder or ``s3://...``, and are only ever created, never rewritten.
+folder or ``s3://...``, and are only ever created, never rewritten once published: a run writes
+under the open name and renames the file when it ends; a file a killed run left open is cut
+after its last complete article and published by :func:`publish_recovered`.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import zlib
+from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
 from urllib.parse import urlsplit
 
 import fsspec
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.items import ArchivedPage, HttpExchange
+from kernel.archive import OPEN_SUFFIX, WarcFile
 
 # Scrapy hands over de-chunked bodies; a kept Transfer-Encoding header would make WARC readers
 # de-chunk them again, so it is stored under the WARC convention for original headers.
@@ -59,7 +65,8 @@ def metadata_payload(page: ArchivedPage) -> dict:
 
 
 class WarcArchive:
-    """One run's WARC file for one source, created on the first article."""
+    """One run's WARC file for one source, created on the first article (under its open name)
+    and published under ``warc_url`` by :meth:`close`."""
 
     def __init__(self, warc_url: str, warcinfo: dict[str, str]):
         self.url = warc_url
@@ -69,10 +76,10 @@ class WarcArchive:
 
     def _open(self) -> WARCWriter:
         fs, path = fsspec.core.url_to_fs(self.url)
-        if fs.exists(path):
+        if fs.exists(path) or fs.exists(path + OPEN_SUFFIX):
             raise ArchiveExistsError(f"refusing to overwrite archived file {self.url}")
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        self._file = fs.open(path, "wb")
+        self._file = fs.open(path + OPEN_SUFFIX, "wb")
         writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
         writer.write_record(writer.create_warcinfo_record(self.url.rsplit("/", 1)[-1], self._warcinfo))
         return writer
@@ -99,19 +106,74 @@ class WarcArchive:
         )
         for record in (request, response, meta_record):
             writer.write_record(record)
+        # what a killed crawl leaves is then every article but the one being written
+        self._file.flush()
         return response_id
 
     def close(self) -> int:
-        """Close the file; returns its size in bytes (0 when no article was written)."""
+        """Close the file and publish it under its name (an atomic rename on a local archive);
+        returns its size in bytes (0 when no article was written)."""
         if self._file is None:
             return 0
         self._file.close()
         fs, path = fsspec.core.url_to_fs(self.url)
+        fs.mv(path + OPEN_SUFFIX, path)
         return fs.size(path)
 
     @property
     def written(self) -> bool:
         return self._file is not None
+
+
+def _complete_articles(stream) -> tuple[int, list[dict]]:
+    """(end offset of the last complete article, metadata of every complete article).
+
+    The crawler writes request, response, then metadata, one gzip member each: a complete
+    metadata record means its response is complete too. Reading stops at the torn tail.
+    """
+    end, metadata = 0, []
+    iterator = ArchiveIterator(stream)
+    try:
+        for record in iterator:
+            if record.rec_type == "metadata":
+                payload = json.loads(record.content_stream().read())
+                iterator.read_to_end(record)
+                end = iterator.get_record_offset() + iterator.get_record_length()
+                metadata.append(payload)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error):
+        pass  # the member being written when the crawl was killed
+    return end, metadata
+
+
+def publish_recovered(warc: WarcFile) -> list[dict]:
+    """Publish the file a killed crawl left open, cut after its last complete article, with a
+    manifest saying so; returns the metadata of the articles it holds (none: the file is removed).
+
+    The caller holds the source's crawl lock (:func:`crawler.state.crawl_lock`), so no crawl is
+    still writing it.
+    """
+    fs, path = fsspec.core.url_to_fs(warc.open_url)
+    with fs.open(path, "rb") as stream:
+        end, metadata = _complete_articles(stream)
+    if not metadata:
+        fs.rm(path)
+        return []
+    if end < fs.size(path):
+        with fs.open(path, "rb") as stream:
+            fs.pipe_file(path, stream.read(end))
+    fs.mv(path, path.removesuffix(OPEN_SUFFIX))
+    now = datetime.now(UTC)
+    write_manifest(warc.manifest_url, {
+        "source_id": warc.source_id,
+        "run_id": warc.run_id,
+        "recovered": True,  # the run was killed: what it discovered or skipped is not known
+        "finished_at": now.isoformat(),
+        "warc_file": warc.url,
+        "manifest_file": warc.manifest_url,
+        "counts": {"archived": len(metadata)},
+        "archived": [{"url": m["requested_url"], "final_url": m["final_url"]} for m in metadata],
+    })
+    return metadata
 
 
 def write_manifest(manifest_url: str, manifest: dict) -> None:

@@ -3,10 +3,15 @@
 Each source gets its own server (and port), so each has its own ``/robots.txt``. A site is a
 mapping of path (with query) to :class:`Page`; a page may misbehave on purpose: answer slowly,
 fail with 500 before succeeding, redirect, or carry bytes in a legacy charset.
+
+Like real news sites, the mirrors compress what they send (gzip unless a page asks for ``br``)
+when the client accepts it, and may send a page chunked, so the crawl is tested on wire bytes
+that differ from the page.
 """
 
 from __future__ import annotations
 
+import gzip
 import mimetypes
 import threading
 import time
@@ -17,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import brotli
 import yaml
 
 from crawler import demo_site
@@ -37,6 +43,22 @@ class Page:
     delay: float = 0.0  # seconds to wait before answering
     redirect: str | None = None  # Location of a 301
     headers: tuple[tuple[str, str], ...] = ()
+    content_encoding: str = "gzip"  # sent when the client accepts it: gzip, br or identity
+    chunked: bool = False  # Transfer-Encoding: chunked instead of a Content-Length
+
+
+COMPRESSORS = {"gzip": lambda body: gzip.compress(body, mtime=0), "br": brotli.compress}
+CHUNK_BYTES = 4096
+
+
+def accepted_encodings(accept_encoding: str | None) -> set[str]:
+    """Codings named in an Accept-Encoding header, without those refused with q=0."""
+    codings = set()
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding and params.replace(" ", "") not in ("q=0", "q=0.0"):
+            codings.add(coding.strip().lower())
+    return codings
 
 
 def path_key(target: str) -> str:
@@ -77,11 +99,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_header("Content-Type", page.content_type)
-            self.send_header("Content-Length", str(len(page.body)))
+            body = page.body
+            accepted = accepted_encodings(self.headers.get("Accept-Encoding"))
+            if page.content_encoding in COMPRESSORS and page.content_encoding in accepted:
+                body = COMPRESSORS[page.content_encoding](body)
+                self.send_header("Content-Encoding", page.content_encoding)
+            if page.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             for name, value in page.headers:
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(page.body)
+            if page.chunked:
+                for start in range(0, len(body), CHUNK_BYTES):
+                    chunk = body[start:start + CHUNK_BYTES]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeouts, size caps): nothing to answer to
 
@@ -98,6 +134,7 @@ class MirrorServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.site = site or Site()
         self.requests: list[str] = []  # every request target, in arrival order
+        self.arrivals: list[float] = []  # time.monotonic() of each of them
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -110,6 +147,7 @@ class MirrorServer(ThreadingHTTPServer):
     def next_status(self, target: str, page: Page) -> int:
         with self._lock:
             self.requests.append(target)
+            self.arrivals.append(time.monotonic())
             key = path_key(target)
             attempt = self._hits[key]
             self._hits[key] += 1
@@ -164,7 +202,8 @@ def _file_page(path: Path, base_url: str) -> Page:
 
 
 def _with_behaviour(page: Page, behaviour: dict, root: Path, base_url: str) -> Page:
-    """Apply one entry of _behaviours.yaml: file, encode, pad_to, status(es), delay, redirect, ..."""
+    """Apply one entry of _behaviours.yaml: file, encode, pad_to, status(es), delay, redirect,
+    content_encoding, chunked, headers."""
     if "file" in behaviour:
         page = _file_page(root / behaviour["file"], base_url)
     if "encode" in behaviour:  # the repo keeps UTF-8; the server sends a legacy charset
@@ -181,6 +220,8 @@ def _with_behaviour(page: Page, behaviour: dict, root: Path, base_url: str) -> P
         delay=float(behaviour.get("delay", page.delay)),
         redirect=base_url + redirect if redirect and redirect.startswith("/") else redirect,
         headers=tuple((k, str(v)) for k, v in behaviour.get("headers", {}).items()) or page.headers,
+        content_encoding=behaviour.get("content_encoding", page.content_encoding),
+        chunked=bool(behaviour.get("chunked", page.chunked)),
     )
 
 

@@ -49,9 +49,11 @@ class WarcArchivePipeline:
 
     def close_spider(self) -> None:
         run = self.run
-        warc_bytes = self.archive.close()
-        # The state is only told about articles whose WARC file is complete.
+        # Every article is in the file (flushed after each), which is published next: killed
+        # in between, the next run of this source publishes the open file before it reads the
+        # state (crawler.state.recover_unpublished), so no key names a file that never appears.
         new_keys = open_state(run.settings).add(self.entries)
+        warc_bytes = self.archive.close()
         manifest = run.report.manifest(
             finished_at=datetime.now(UTC),
             warc_file=self.warc_url if self.archive.written else None,

@@ -6,6 +6,7 @@ and the DAG tasks each run ``newswire crawl`` in their own process).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 
 from scrapy.crawler import CrawlerProcess
@@ -14,7 +15,7 @@ from crawler.crawl_run import CrawlRun, new_run_id
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders.registry_spider import RegistrySpider
-from crawler.state import open_state
+from crawler.state import CrawlBusyError, crawl_lock, open_state, recover_unpublished
 from kernel.registry import select_sources
 from kernel.settings import Settings
 
@@ -33,17 +34,26 @@ def crawl(settings: Settings, source_ids: list[str], *, since: date | None, unti
     run_id = new_run_id(started_at)
     state = open_state(settings)
     manifests: list[dict] = []
+    busy: dict[str, str] = {}
     process = CrawlerProcess(scrapy_settings(settings, log_level=log_level))
-    for source in sources:
-        base_url = settings.base_url_overrides.get(source.id, source.base_url).rstrip("/")
-        report = CrawlReport(source.id, run_id, base_url, since, until, started_at)
-        run = CrawlRun(settings, source, base_url, run_id, since, until,
-                       frozenset(state.keys(source.id)), report, manifests)
-        process.crawl(RegistrySpider, run=run)
-    process.start()
+    with ExitStack() as locks:
+        for source in sources:
+            try:
+                locks.enter_context(crawl_lock(settings, source.id))
+            except CrawlBusyError as exc:
+                busy[source.id] = str(exc)
+                continue
+            recover_unpublished(settings, source.id)  # before the state is read
+            base_url = settings.base_url_overrides.get(source.id, source.base_url).rstrip("/")
+            report = CrawlReport(source.id, run_id, base_url, since, until, started_at)
+            run = CrawlRun(settings, source, base_url, run_id, since, until,
+                           frozenset(state.keys(source.id)), report, manifests)
+            process.crawl(RegistrySpider, run=run)
+        if len(busy) < len(sources):
+            process.start()
     by_source = {m["source_id"]: m for m in manifests}
     return [
-        by_source.get(s.id) or {"source_id": s.id, "run_id": run_id,
-                                "error": "the crawl stopped before its manifest was written; see the log"}
+        by_source.get(s.id) or {"source_id": s.id, "run_id": run_id, "error": busy.get(
+            s.id, "the crawl stopped before its manifest was written; see the log")}
         for s in sources
     ]

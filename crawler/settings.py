@@ -45,6 +45,7 @@ def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
         "HTTPCACHE_ENABLED": settings.http_cache,
         "HTTPCACHE_DIR": str(settings.data_dir / "httpcache"),
         "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.RequestGuardMiddleware": 50,
             "crawler.middlewares.LocalMirrorMiddleware": 90,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
             "crawler.middlewares.RawResponseMiddleware": 595,

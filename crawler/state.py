@@ -2,24 +2,35 @@
 
 Stored in a small SQLite file under ``settings.state_dir`` so it survives between runs. It is a
 cache of what the archive holds: :func:`rebuild_state` recreates it from the WARC metadata records.
+
+A killed crawl saves nothing here: its open WARC file, flushed after every article, is the
+record of what it archived, and :func:`recover_unpublished` publishes it and adds its keys before
+the next crawl of that source reads the state, so only articles in a published file count as seen.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.archive import publish_recovered
 from kernel.archive import list_warc_files
 from kernel.settings import Settings
 
 STATE_FILE = "crawl-seen.sqlite3"
+LOCK_DIR = "crawl-locks"
+
+
+class CrawlBusyError(RuntimeError):
+    """Another crawl of the same source is running."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -87,8 +98,44 @@ def seen_entries_in_warc(warc_url: str) -> Iterator[SeenEntry]:
                                 record.rec_headers.get_header("WARC-Refers-To") or "")
 
 
+@contextmanager
+def crawl_lock(settings: Settings, source_id: str) -> Iterator[None]:
+    """Held while a source is crawled or its open files recovered: one writer per source.
+
+    An flock, so the kernel releases it when a crawl process dies however it dies.
+    """
+    path = Path(settings.state_dir) / LOCK_DIR / f"{source_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CrawlBusyError(f"another crawl of {source_id} is running") from None
+        yield
+
+
+def recover_unpublished(settings: Settings, source_id: str) -> list[str]:
+    """Publish the WARC files killed crawls of the source left open, and add their keys to the
+    seen-state; returns the published URLs. The caller holds the source's :func:`crawl_lock`."""
+    state = open_state(settings)
+    published = []
+    for warc in list_warc_files(settings.archive, sources=[source_id], unpublished=True):
+        if publish_recovered(warc):
+            state.add(seen_entries_in_warc(warc.url))
+            published.append(warc.url)
+    return published
+
+
 def rebuild_state(settings: Settings, source_id: str | None = None) -> dict[str, int]:
-    """Recreate the seen-state from the archive; returns keys per source."""
+    """Recreate the seen-state from the archive (after recovering what killed crawls left open
+    by sources not being crawled now); returns keys per source."""
+    for open_source in sorted({w.source_id for w in list_warc_files(
+            settings.archive, sources=[source_id] if source_id else None, unpublished=True)}):
+        try:
+            with crawl_lock(settings, open_source):
+                recover_unpublished(settings, open_source)
+        except CrawlBusyError:
+            pass  # a crawl is writing that file now and will publish it
     state = open_state(settings)
     state.clear(source_id)
     sources: set[str] = set()

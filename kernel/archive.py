@@ -3,6 +3,10 @@
 ``{root}/{source_id}/{YYYY}/{MM}/{DD}/{source_id}-{run_id}.warc.gz`` with the run's manifest,
 ``{source_id}-{run_id}.manifest.json``, beside it; the date is the run's UTC start day. The root
 may be a local folder or any fsspec URL (``s3://bucket/newswire``).
+
+While a crawl writes, its file is named ``….warc.gz.open``; it gets its published name when the
+run ends (or when a killed run's file is recovered), so processing never lists a file still
+being written.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import fsspec
 
 WARC_SUFFIX = ".warc.gz"
 MANIFEST_SUFFIX = ".manifest.json"
+OPEN_SUFFIX = ".open"
 
 _WARC_PATH = re.compile(
     r"(?P<source>[^/]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P=source)-(?P<run>[^/]+)"
@@ -37,6 +42,11 @@ class WarcFile:
     def manifest_url(self) -> str:
         return self.url[: -len(WARC_SUFFIX)] + MANIFEST_SUFFIX
 
+    @property
+    def open_url(self) -> str:
+        """Where the file is while it is being written."""
+        return self.url + OPEN_SUFFIX
+
 
 def run_stem(archive_root: str, source_id: str, run_id: str, started_at: datetime | date) -> str:
     """The archive path of one source's run without its suffix."""
@@ -58,15 +68,22 @@ def parse_warc_path(path: str) -> WarcFile | None:
 
 
 def list_warc_files(
-    root: str, *, since: date | None = None, until: date | None = None, sources: list[str] | None = None
+    root: str, *, since: date | None = None, until: date | None = None, sources: list[str] | None = None,
+    unpublished: bool = False,
 ) -> list[WarcFile]:
-    """WARC files under `root` crawled within [since, until] (inclusive), oldest first."""
+    """Published WARC files under `root` crawled within [since, until] (inclusive), oldest first.
+
+    With `unpublished`, the files still open instead (being written, or left by a killed crawl),
+    named by the URL they will be published under.
+    """
     fs, base = fsspec.core.url_to_fs(root)
     if not fs.exists(base):
         return []
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    suffix = WARC_SUFFIX + OPEN_SUFFIX if unpublished else WARC_SUFFIX
     found = []
-    for path in fs.glob(f"{base.rstrip('/')}/*/*/*/*/*{WARC_SUFFIX}"):
+    for path in fs.glob(f"{base.rstrip('/')}/*/*/*/*/*{suffix}"):
+        path = path.removesuffix(OPEN_SUFFIX) if unpublished else path
         warc = parse_warc_path(path if protocol == "file" else f"{protocol}://{path}")
         if warc is None:
             continue

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import brotli
 import fsspec
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -41,6 +42,17 @@ class UnreadableRecord:
     reason: str
 
 
+def _payload(record) -> bytes:
+    """The response body as the page, decoded from its Content-Encoding (the WARC keeps the wire
+    bytes). warcio decodes gzip and deflate, but its br decoder sets an attribute the brotli
+    package's Decompressor does not have (webrecorder/warcio#73), so br is decoded here; the
+    crawler capped the decoded size when it fetched the page."""
+    http = record.http_headers
+    if http and (http.get_header("Content-Encoding") or "").strip().lower() == "br":
+        return brotli.decompress(record.raw_stream.read())
+    return record.content_stream().read()
+
+
 def iter_responses(warc_url: str) -> Iterator[ArchivedResponse | UnreadableRecord]:
     """Every archived response of one WARC file with its crawler metadata.
 
@@ -62,7 +74,7 @@ def iter_responses(warc_url: str) -> Iterator[ArchivedResponse | UnreadableRecor
                         url=record.rec_headers.get_header("WARC-Target-URI") or "",
                         status=int(http.get_statuscode()) if http else 0,
                         content_type=http.get_header("Content-Type") if http else None,
-                        body=record.content_stream().read(),
+                        body=_payload(record),
                         crawled_at=parse_iso_datetime(record.rec_headers.get_header("WARC-Date")),
                     )
                     pending[record_id] = response

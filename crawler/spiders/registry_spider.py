@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag
 
 import scrapy
 from scrapy.exceptions import (
@@ -29,7 +29,7 @@ from crawler.discovery import (
     sitemaps_in_robots,
 )
 from crawler.items import ArchivedPage, HttpExchange
-from crawler.middlewares import RAW_RESPONSE_KEY
+from crawler.middlewares import RAW_RESPONSE_KEY, RefusedRequest, site_host
 from kernel.registry import (
     DiscoveryType,
     absolute,
@@ -54,10 +54,14 @@ def failure_reason(failure: Failure) -> str:
     """Manifest reason for a request that ended in an error."""
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
+    if failure.check(RefusedRequest):
+        return failure.value.reason
     if failure.check(DownloadTimeoutError, TwistedTimeoutError):
         return "timeout"
     if failure.check(DownloadCancelledError, CancelledError):
         return "too_large"  # the only reason a download is cancelled is DOWNLOAD_MAXSIZE
+    if failure.check(IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(failure.value):
+        return "too_large"  # small on the wire, over the cap once decompressed
     return "network_error"
 
 
@@ -114,10 +118,7 @@ class RegistrySpider(scrapy.Spider):
         return rebase(urldefrag(url)[0], self.source.base_url, self.run.base_url)
 
     def _on_site(self, url: str) -> bool:
-        def host(u: str) -> str:
-            return urlsplit(u).netloc.lower().removeprefix("www.")
-
-        return host(url) == host(self.run.base_url)
+        return site_host(url) == site_host(self.run.base_url)
 
     def _consider(self, listed: Iterable[Listed], kind: DiscoveryType) -> Iterator[scrapy.Request]:
         """Decide for each listed link: request it, or skip it with a reason."""
@@ -150,8 +151,12 @@ class RegistrySpider(scrapy.Spider):
                 report.skip(url, "duplicate_url")
                 continue
             self.queued_keys.add(key)
+            # Duplicates were ruled out above by URL key; Scrapy's own filter would silently drop
+            # a redirect back to a URL already requested (a loop), which RequestGuardMiddleware
+            # reports instead.
             yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed,
-                                 cb_kwargs={"via": kind.via, "listed_published_at": link.published})
+                                 cb_kwargs={"via": kind.via, "listed_published_at": link.published},
+                                 dont_filter=True)
 
     # --- articles ----------------------------------------------------------------------
 
@@ -217,7 +222,8 @@ class RegistrySpider(scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> None:
         report = self.run.report
-        url = failure.request.url
+        # reported under the URL that was discovered, wherever its redirects led
+        url = failure.request.meta.get("redirect_urls", [failure.request.url])[0]
         if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             report.skip(url, "robots_disallowed")
             return
