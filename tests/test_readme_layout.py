@@ -1,6 +1,7 @@
 """The README's Layout section is the tree's own: regenerate with `python infra/readme_layout.py --write`."""
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "infra" / "readme_layout.py"
@@ -22,6 +23,7 @@ def test_readme_layout_section_matches_the_tree():
 def test_every_folder_of_the_layout_exists_and_every_package_is_listed():
     layout = _layout_module()
     assert all((layout.REPO / folder).is_dir() for folder in layout.FOLDERS)
-    packages = {f"{p.parent.relative_to(layout.REPO).as_posix()}/" for p in layout.REPO.glob("*/**/__init__.py")
-                if ".venv" not in p.parts and "tests" not in p.parts}
+    tracked = subprocess.run(["git", "ls-files", "*__init__.py"], cwd=layout.REPO, capture_output=True,
+                             text=True, check=True).stdout.split()
+    packages = {f"{Path(path).parent.as_posix()}/" for path in tracked if not path.startswith("tests/")}
     assert packages <= set(layout.FOLDERS)
