@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         0.2, description="Processing fails when more than this share of records fail."
     )
 
+    alert_webhook: SecretStr | None = Field(
+        None, description="URL that receives a JSON POST for every Airflow task that fails for good "
+        "(dag, run, task, logical date, error); failures are logged at ERROR either way.",
+    )
+
     # --- local engine (tests and demo) -----------------------------------------------
     engine_port: int = Field(9250, description="HTTP port of the local OpenSearch node.")
     engine_heap: str = Field("512m", description="Heap cap of the local OpenSearch node.")
