@@ -43,11 +43,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from unittest import mock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -211,13 +213,14 @@ class NightlySite:
 
 
 class AlertInbox(BaseHTTPRequestHandler):
-    """The webhook: keeps every JSON notice POSTed to it."""
+    """The webhook: keeps every JSON notice POSTed to it, with the path and content type."""
 
-    notices: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        AlertInbox.notices.append(json.loads(body))
+        AlertInbox.received.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
+                                    "notice": json.loads(body)})
         self.send_response(204)
         self.end_headers()
 
@@ -227,7 +230,8 @@ class AlertInbox(BaseHTTPRequestHandler):
 
 @contextmanager
 def alert_inbox() -> Iterator[str]:
-    AlertInbox.notices = []
+    """Serve :class:`AlertInbox` on 127.0.0.1; yields the webhook URL."""
+    AlertInbox.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), AlertInbox)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -352,38 +356,52 @@ def run_nights(settings, nights: list[Night], site: NightlySite) -> list[NightRe
 
     crawl_dag, process_dag = _dags()
     results = []
-    for night in nights:
-        started = time.monotonic()
-        site.publish(night)
-        killer = CrawlKiller(site.server, site.slow_path) if site.slow_path else None
-        if night.fault == "engine_down":
-            local_engine.stop(settings)
-        elif night.fault == "writes_refused":
-            block_writes(settings, True)
-        if killer:
-            killer.start()
-        try:
-            crawl_run = crawl_dag.test(logical_date=night.logical_date)
-            events = _asset_events(crawl_run.run_id)
-            process_run = None
-            if events:
-                with triggered_by(events):
-                    process_run = process_dag.test(logical_date=night.logical_date)
-        finally:
-            if killer:
-                killer.done.set()
-                killer.join()
+    # The engine stopped for a night comes back while the next night's crawl runs (its start
+    # takes a minute); anything that needs the engine waits for it first.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        restarted: Future | None = None
+
+        def engine_back() -> None:
+            if restarted is not None:
+                restarted.result()
+
+        for night in nights:
+            started = time.monotonic()
+            site.publish(night)
+            killer = CrawlKiller(site.server, site.slow_path) if site.slow_path else None
             if night.fault == "engine_down":
-                local_engine.start(settings)
+                engine_back()
+                local_engine.stop(settings)
             elif night.fault == "writes_refused":
-                block_writes(settings, False)
-        runs = [r for r in (crawl_run, process_run) if r is not None]
-        results.append(NightResult(
-            night.number, night.logical_date.date().isoformat(), night.fault, night.broken,
-            str(crawl_run.state), str(process_run.state) if process_run else "not triggered",
-            [r.run_id for r in runs if str(r.state) == "failed"], killer.killed if killer else [],
-            round(time.monotonic() - started, 1)))
-        print(f"night {night.number}: {asdict(results[-1])}", file=sys.stderr, flush=True)
+                engine_back()
+                block_writes(settings, True)
+            if killer:
+                killer.start()
+            try:
+                crawl_run = crawl_dag.test(logical_date=night.logical_date)
+                events = _asset_events(crawl_run.run_id)
+                process_run = None
+                if events:
+                    if night.fault != "engine_down":
+                        engine_back()
+                    with triggered_by(events):
+                        process_run = process_dag.test(logical_date=night.logical_date)
+            finally:
+                if killer:
+                    killer.done.set()
+                    killer.join()
+                if night.fault == "engine_down":
+                    restarted = background.submit(local_engine.start, settings)
+                elif night.fault == "writes_refused":
+                    block_writes(settings, False)
+            runs = [r for r in (crawl_run, process_run) if r is not None]
+            results.append(NightResult(
+                night.number, night.logical_date.date().isoformat(), night.fault, night.broken,
+                str(crawl_run.state), str(process_run.state) if process_run else "not triggered",
+                [r.run_id for r in runs if str(r.state) == "failed"], killer.killed if killer else [],
+                round(time.monotonic() - started, 1)))
+            print(f"night {night.number}: {asdict(results[-1])}", file=sys.stderr, flush=True)
+        engine_back()
     return results
 
 
@@ -447,8 +465,8 @@ def figures(settings, site: NightlySite, results: list[NightResult], notices: li
 def print_report(report: dict, seconds: float) -> None:
     rows = [
         ("nights", report["nights"]),
-        ("articles published", f"{report['published']} ({report['published_good']} good, "
-                               f"{len(report['published_broken'])} broken)"),
+        ("articles published",
+         f"{report['published']} ({report['published_good']} good, {len(report['published_broken'])} broken)"),
         ("indexed", report["indexed"]),
         ("duplicated (must be 0)", report["duplicated"]),
         ("lost (must be 0)", f"{len(report['lost'])} {report['lost'][:10]}{' ...' if len(report['lost']) > 10 else ''}"),
@@ -530,7 +548,7 @@ def simulate(workdir: Path, nights: int, per_night: int, *, demo: bool, compress
         # Installing the pipeline (`newswire index init`), before the first night, not between nights.
         SearchEngine.connect(settings).ensure_ready()
         results = run_nights(settings, schedule, site)
-        report = figures(settings, site, results, list(AlertInbox.notices))
+        report = figures(settings, site, results, [r["notice"] for r in AlertInbox.received])
     report["wall_seconds"] = round(time.monotonic() - started)
     return report
 

@@ -5,44 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from airflow_harness import DAGS_FOLDER, free_port
-from http_stub import serve
 
+from benchmarks.thirty_nights import AlertInbox, alert_inbox
 from kernel.settings import get_settings
 from newswire import airflow_support as support
 
 PASSWORD = "s3cret-pw"
 
 
-class Inbox(BaseHTTPRequestHandler):
-    """Keeps every JSON body POSTed to it, with its path and content type."""
-
-    received: list[dict] = []
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        with self.lock:
-            self.received.append({"path": self.path, "content_type": self.headers["Content-Type"],
-                                  "body": json.loads(body)})
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture()
 def inbox(monkeypatch):
-    Inbox.received = []
-    with serve(Inbox) as url:
-        monkeypatch.setenv("NEWSWIRE_ALERT_WEBHOOK", f"{url}/hooks/newswire")
-        yield Inbox.received
+    with alert_inbox() as url:
+        monkeypatch.setenv("NEWSWIRE_ALERT_WEBHOOK", url)
+        yield AlertInbox.received
 
 
 def test_every_task_of_the_three_dags_notifies_on_failure():
@@ -102,8 +81,8 @@ def test_a_failed_process_run_is_red_and_notified(airflow_db, inbox, tmp_path, m
     assert run.state == "failed"
     assert len(inbox) == 1
     [message] = inbox
-    assert (message["path"], message["content_type"]) == ("/hooks/newswire", "application/json; charset=utf-8")
-    notice = message["body"]
+    assert (message["path"], message["content_type"]) == ("/newswire-alerts", "application/json; charset=utf-8")
+    notice = message["notice"]
     assert {k: notice[k] for k in ("event", "dag_id", "run_id", "task_id", "map_index", "logical_date")} == {
         "event": "newswire_task_failed", "dag_id": "newswire_process", "run_id": run.run_id,
         "task_id": "process_new_crawls", "map_index": None, "logical_date": night.isoformat()}

@@ -14,7 +14,7 @@ from benchmarks import thirty_nights
 
 pytestmark = [pytest.mark.airflow, pytest.mark.engine]
 
-NIGHTS, PER_NIGHT = 5, 4
+NIGHTS, PER_NIGHT = 5, 5
 ENGINE_PORT = 9481  # private: the faults stop this node and block its writes
 
 
