@@ -232,13 +232,12 @@ class AlertInbox(BaseHTTPRequestHandler):
 def alert_inbox() -> Iterator[str]:
     """Serve :class:`AlertInbox` on 127.0.0.1; yields the webhook URL."""
     AlertInbox.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AlertInbox)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/newswire-alerts"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with ThreadingHTTPServer(("127.0.0.1", 0), AlertInbox) as server:  # closed on exit
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}/newswire-alerts"
+        finally:
+            server.shutdown()
 
 
 # --------------------------------------------------------------------------- faults

@@ -47,6 +47,14 @@ def test_every_red_run_was_notified(report):
     assert report["notifications"] >= report["red_runs"]
 
 
+# The tests below marked xfail fail on today's main for the reason named, and pass once the
+# processing fixes of issue 10 (branch faults-process) are merged; strict, so the merge that fixes
+# them must also remove the mark. The others hold already and guard against regressions.
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "needs the processing fix of issue 10 case 1 (faults-process): on main a bulk refused by "
+    "index.blocks.write reports index_failed, the run stays green and the WARC files are marked processed"))
 def test_a_night_the_engine_refuses_writes_is_red(report):
     assert _night(report, "writes_refused")["process"] == "failed"
     assert report["faulted_nights_green"] == []
@@ -57,6 +65,10 @@ def test_no_article_is_indexed_twice(report):
     assert report["not_published_but_indexed"] == []
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "needs the processing fixes of issue 10 cases 1 and 4 (faults-process): on main the schedule never "
+    "processes night 1's files (engine down) and night 4's are marked processed though the engine refused "
+    "them; 20 of 25 articles (nights 1-4) are lost"))
 def test_no_article_is_lost(report):
     assert report["lost"] == []
     assert report["indexed"] == NIGHTS * PER_NIGHT
