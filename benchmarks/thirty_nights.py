@@ -85,7 +85,8 @@ class Night:
 
 def plan(nights: int, first: datetime) -> list[Night]:
     """Which fault each night gets. Up to 6 nights: one fault a night (in FAULTS order), the last
-    night clean; longer runs: a fault every fourth night, cycling, and a broken page every 7th.
+    night clean; longer runs: a fault every fourth night from the third (FAULTS in turn) and a
+    broken page every 7th from the second.
     Every fault is followed by a clean night, so what a bad night left behind must be caught up."""
     dense = nights <= 6
     out = []
@@ -94,7 +95,7 @@ def plan(nights: int, first: datetime) -> list[Night]:
             fault = FAULTS[n - 1] if n < nights and n <= len(FAULTS) else None
             broken = BROKEN_KINDS[(n - 1) // 2] if n % 2 == 1 and (n - 1) // 2 < len(BROKEN_KINDS) else None
         else:
-            fault = FAULTS[(n // 4 - 1) % len(FAULTS)] if n % 4 == 3 and n < nights else None
+            fault = FAULTS[(n // 4) % len(FAULTS)] if n % 4 == 3 and n < nights else None
             broken = BROKEN_KINDS[(n // 7) % len(BROKEN_KINDS)] if n % 7 == 2 else None
         out.append(Night(n, first + timedelta(days=n - 1), fault, broken))
     return out
