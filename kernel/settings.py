@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         0.2, description="Processing fails when more than this share of records fail."
     )
 
+    alert_webhook: SecretStr | None = Field(
+        None, description="URL that receives a JSON POST for every Airflow task that fails for good "
+        "(dag, run, task, logical date, error); failures are logged at ERROR either way.",
+    )
+
     # --- local engine (tests and demo) -----------------------------------------------
     engine_flavour: Literal["elasticsearch", "opensearch"] = Field(
         "elasticsearch", description="Which local node `newswire engine start` runs."

@@ -1,5 +1,6 @@
 """What only the DAGs need: settings from the `newswire_search` Connection, the raw-archive
-asset, the crawl subprocess contract, the trigger-form fields and the failure policy.
+asset, the crawl subprocess contract, the trigger-form fields, the failure policy and the
+failure notification.
 
 The DAG files only wire these together; the work itself is done by the CLI (crawling, in a
 subprocess so that Scrapy's reactor is fresh every time) and by :mod:`pipelines.batch` and
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -47,10 +51,73 @@ def day_window_params(since: tuple[str, str], until: tuple[str, str]) -> dict[st
             for name, (title, description) in (("since", since), ("until", until))}
 
 
+# --------------------------------------------------------------------------- failure notification
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
+
+
+def _one_line_error(error: object, settings: Settings) -> str:
+    """The exception as one line, with any user:password@ of a URL and any configured secret
+    masked: the message goes to a chat channel, where credentials must never appear."""
+    if error is None:
+        return "no exception recorded (killed, timed out or marked failed)"
+    text = str(error).strip()
+    line = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+    line = _URL_CREDENTIALS.sub(r"\g<scheme>***@", line)
+    for secret in (settings.search_password, settings.search_api_key):
+        if secret and secret.get_secret_value():
+            line = line.replace(secret.get_secret_value(), "***")
+    return line[:500]
+
+
+def failure_notice(context: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """What a failed task reports: which DAG, run, task and night, and why, as one JSON object."""
+    ti = context.get("ti") or context.get("task_instance")
+    logical_date = context.get("logical_date")
+    map_index = getattr(ti, "map_index", -1)
+    return {
+        "event": "newswire_task_failed",
+        "dag_id": getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", None),
+        "run_id": context.get("run_id") or getattr(ti, "run_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "map_index": map_index if map_index is not None and map_index >= 0 else None,
+        "try_number": getattr(ti, "try_number", None),
+        "logical_date": logical_date.isoformat() if logical_date else None,
+        "error": _one_line_error(context.get("exception"), settings),
+    }
+
+
+def notify_failure(context: Mapping[str, Any]) -> None:
+    """`on_failure_callback` of every newswire task: log the failure at ERROR and POST it as
+    JSON to NEWSWIRE_ALERT_WEBHOOK when set. Airflow calls it once a task has failed for good
+    (after its retries), so a red night always reaches whoever watches the channel.
+
+    Never raises: a webhook that is down must not hide the original failure.
+    """
+    settings = get_settings()
+    notice = failure_notice(context, settings)
+    log.error("newswire task failed: %s", json.dumps(notice, ensure_ascii=False))
+    if settings.alert_webhook is None:
+        return
+    request = urllib.request.Request(
+        settings.alert_webhook.get_secret_value(), method="POST",
+        data=json.dumps(notice, ensure_ascii=False).encode("utf-8"),
+        headers={"Content-Type": "application/json; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        # The webhook URL may hold a token (Slack-style): only the reason is logged.
+        log.error("the failure notification could not be sent to NEWSWIRE_ALERT_WEBHOOK: %s",
+                  getattr(exc, "reason", None) or type(exc).__name__)
+
+
 def _task_args(retries: int, first_retry: timedelta, longest_retry: timedelta, timeout: timedelta) -> dict[str, Any]:
-    """Task defaults; retries back off exponentially from `first_retry` up to `longest_retry`."""
+    """Task defaults; retries back off exponentially from `first_retry` up to `longest_retry`;
+    a task that fails for good notifies (:func:`notify_failure`)."""
     return {"retries": retries, "retry_delay": first_retry, "retry_exponential_backoff": 2.0,
-            "max_retry_delay": longest_retry, "execution_timeout": timeout}
+            "max_retry_delay": longest_retry, "execution_timeout": timeout,
+            "on_failure_callback": notify_failure}
 
 
 # A site that is down at 02:00 is tried again a few minutes later, then less and less often,
