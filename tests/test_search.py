@@ -146,8 +146,10 @@ def test_build_query_filters_are_exact():
         {"range": {"published_at": {"gte": "2026-11-01", "lt": "2026-11-30"}}},
     ]
     query = build_query("إدلب")
-    assert query["bool"]["must"][0]["multi_match"]["operator"] == "and"
+    assert query["bool"]["must"][0]["simple_query_string"]["default_operator"] == "and"
     assert query["bool"]["filter"] == []
+    with pytest.raises(ValueError, match=r"since \(2026-12-01\) is after until \(2026-11-01\)"):
+        article_filters(since=date(2026, 12, 1), until=date(2026, 11, 1))
 
 
 # --- what Kibana sends -------------------------------------------------------------------
