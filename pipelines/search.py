@@ -227,15 +227,20 @@ def count_matches(engine: SearchEngine, query: str, index: str | None = None, **
     return engine.request("POST", f"/{index or engine.settings.read_alias}/_count", body)["count"]
 
 
+def _matching(count: int) -> str:
+    return "1 article matches" if count == 1 else f"{count} articles match"
+
+
 def explain_no_hits(engine: SearchEngine, query: str, index: str | None = None, **filters: Any) -> str:
     """Why a search found nothing, in one sentence: the words match no article at all, or they
-    do and the filters named here are what removed every match (counted without each filter)."""
+    do and these filters are what removed every match (each filter counted alone, then together)."""
     given = {name: value for name, value in filters.items() if value is not None}
     unfiltered = count_matches(engine, query, index)
     if unfiltered == 0:
         return f"no article matches {query!r} ({count_matches(engine, '', index)} articles searched)"
-    culprits = [f"--{name} {value} removes every one (without it: {found} hits)" for name, value in given.items()
-                if (found := count_matches(engine, query, index, **{**given, name: None}))]
-    if not culprits:
-        culprits = [" and ".join(f"--{name} {value}" for name, value in given.items()) + " together remove every one"]
-    return f"{unfiltered} articles match {query!r}; " + "; ".join(culprits)
+    alone = {name: count_matches(engine, query, index, **{name: value}) for name, value in given.items()}
+    culprits = [f"--{name} {given[name]}" for name, count in alone.items() if count == 0]
+    if culprits:
+        return f"{_matching(unfiltered)} {query!r}, none of them with " + ", none with ".join(culprits)
+    each = ", ".join(f"--{name} {given[name]} alone leaves {count}" for name, count in alone.items())
+    return f"{_matching(unfiltered)} {query!r}, none with all the filters together ({each})"
