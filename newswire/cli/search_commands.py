@@ -153,8 +153,9 @@ def index_init(as_json: bool = typer.Option(False, "--json")) -> None:
 @index_app.command("status")
 def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Flavour, aliases, versions and document counts."""
+    engine = _connect()
     with _reported("index status"):
-        status = _connect().status()
+        status = engine.status()
     if as_json:
         print_json(status)
         return
@@ -168,8 +169,9 @@ def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
 @index_app.command("new-version")
 def index_new_version(as_json: bool = typer.Option(False, "--json")) -> None:
     """Create the next versioned index (empty, current template) for a rebuild."""
+    engine = _connect()
     with _reported("index new-version"):
-        index = _connect().create_next_version()
+        index = engine.create_next_version()
     if as_json:
         print_json({"index": index})
     else:
