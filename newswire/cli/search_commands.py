@@ -27,7 +27,7 @@ from newswire.cli.output import (
     stdout_console,
     terminal_lines,
 )
-from pipelines.index import SearchEngine
+from pipelines.index import SearchEngine, SearchEngineError
 from pipelines.kibana import (
     FLAVOURS,
     KibanaSetupError,
@@ -62,7 +62,7 @@ def _reported(action: str) -> Iterator[None]:
     """Index commands' own input errors (a version that does not exist) end in one line, exit 1."""
     try:
         yield
-    except (FileNotFoundError, ValueError) as error:
+    except (SearchEngineError, FileNotFoundError, ValueError) as error:
         error_line(f"newswire {action}: {error}")
         raise typer.Exit(1) from None
 
