@@ -29,6 +29,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundExceptio
 from kernel.dates import check_window, parse_day
 from kernel.registry import load_registry, select_sources
 from kernel.settings import Settings, get_settings
+from pipelines.index.transport import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ def task_settings(conn_id: str = SEARCH_CONN_ID) -> Settings:
         log.info("no Airflow connection %r; search engine settings come from NEWSWIRE_* env", conn_id)
         return get_settings()
     overrides = search_overrides(conn)
-    log.info("search engine from Airflow connection %r: %s", conn_id, overrides.get("search_url"))
+    # Only the URL, without user:password@ when the host was written as a full URL.
+    log.info("search engine from Airflow connection %r: %s", conn_id, redact_url(overrides.get("search_url", "")))
     return get_settings(**overrides)
 
 
@@ -236,9 +238,11 @@ def parse_manifest(stdout: str, source_id: str) -> dict:
 
 
 def run_crawl(source_id: str, since: date, until: date) -> dict:
-    """Crawl one source in a fresh process and return its run manifest.
+    """Crawl one source in a fresh process and return the summary of its run manifest.
 
-    The crawler's progress and errors go straight to this task's log (stderr is inherited).
+    The crawler's progress and errors go straight to this task's log (stderr is inherited). The
+    full manifest, every skipped URL included, is the file next to the WARC file
+    (``manifest_file``); the task log and the task's result (XCom) hold its counts only.
     """
     command = [*newswire_command(), "crawl", "--source", source_id,
                "--since", since.isoformat(), "--until", until.isoformat(), "--json"]
@@ -249,12 +253,15 @@ def run_crawl(source_id: str, since: date, until: date) -> dict:
     manifest = parse_manifest(done.stdout, source_id)
     if manifest.get("error"):
         raise CrawlFailed(f"crawl of {source_id} broke off: {manifest['error']}")
-    log.info("crawl of %s: %s", source_id, json.dumps(_manifest_summary(manifest), ensure_ascii=False))
-    return manifest
+    summary = manifest_summary(manifest)
+    log.info("crawl of %s: %s", source_id, json.dumps(summary, ensure_ascii=False))
+    return summary
 
 
-def _manifest_summary(manifest: Mapping) -> dict:
-    return {key: manifest.get(key) for key in ("run_id", "window", "warc_file", "counts", "failed_by_reason")}
+def manifest_summary(manifest: Mapping) -> dict:
+    """What a crawl run's task passes on: where its WARC file and full manifest are, and counts."""
+    return {key: manifest.get(key) for key in ("source_id", "run_id", "window", "warc_file", "manifest_file",
+                                               "counts", "skipped_by_reason", "failed_by_reason")}
 
 
 def manifest_warc_files(manifest: Mapping) -> list[str]:

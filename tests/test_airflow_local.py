@@ -3,6 +3,7 @@ demo mirror; it says where to log in, and stops everything it started."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -26,11 +27,26 @@ def test_standalone_env_points_airflow_at_the_project_and_the_mirror(tmp_path):
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(DAGS_FOLDER) and (DAGS_FOLDER / "newswire_crawl.py").exists()
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert env["AIRFLOW__API__PORT"] == "8095"
-    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:8095/execution/"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8095/execution/"
     assert env["PATH"] == f"{Path(sys.executable).parent}{os.pathsep}/usr/bin"
     assert json.loads(env["NEWSWIRE_ENABLED_SOURCES"]) == ["tasnim"]
     assert json.loads(env["NEWSWIRE_BASE_URL_OVERRIDES"]) == {"tasnim": "http://127.0.0.1:40001"}
     assert env["NEWSWIRE_DATA_DIR"] == str(tmp_path) and env["HOME"] == "/root"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port`, read from the kernel's tables."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            hex_address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(hex_address)  # 32-bit words in the host's (little-endian) order
+                address = ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
+                found.add(str(getattr(address, "ipv4_mapped", None) or address))
+    return found
 
 
 @pytest.mark.airflow
@@ -53,6 +69,7 @@ def test_airflow_local_starts_standalone_says_where_to_log_in_and_stops_cleanly(
         assert sorted(d["dag_id"] for d in dags) == ["newswire_crawl", "newswire_process", "newswire_reprocess"]
         with urllib.request.urlopen(f"{where['url']}/api/v2/monitor/health", timeout=10) as resp:
             assert json.load(resp)["scheduler"]["status"] == "healthy"
+        assert listening_addresses(port) == {"127.0.0.1"}  # not 0.0.0.0: this machine only
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=120)

@@ -80,12 +80,36 @@ def test_run_crawl_raises_with_exit_code(monkeypatch):
         support.run_crawl("tasnim", date(2026, 11, 28), date(2026, 11, 29))
 
 
-def test_run_crawl_passes_the_window_and_returns_the_manifest(monkeypatch):
-    echo = "import json, sys; print(json.dumps({'source_id': sys.argv[3], 'argv': sys.argv[1:]}))"
+def test_run_crawl_passes_the_window_and_returns_the_manifest_summary(monkeypatch, caplog):
+    echo = ("import json, sys; print(json.dumps({'source_id': sys.argv[3], 'run_id': ' '.join(sys.argv[1:]),"
+            " 'warc_file': '/a/t.warc.gz', 'manifest_file': '/a/t.manifest.json', 'counts': {'skipped': 2},"
+            " 'skipped': [{'url': 'https://x/skipped-1'}, {'url': 'https://x/skipped-2'}], 'archived': []}))")
     monkeypatch.setattr(support, "newswire_command", lambda: [sys.executable, "-c", echo])
-    manifest = support.run_crawl("tasnim", date(2026, 11, 28), date(2026, 11, 29))
-    assert manifest["argv"] == ["crawl", "--source", "tasnim", "--since", "2026-11-28",
-                                "--until", "2026-11-29", "--json"]
+    with caplog.at_level("INFO"):
+        summary = support.run_crawl("tasnim", date(2026, 11, 28), date(2026, 11, 29))
+    assert summary["run_id"] == "crawl --source tasnim --since 2026-11-28 --until 2026-11-29 --json"
+    assert (summary["warc_file"], summary["manifest_file"], summary["counts"]) == (
+        "/a/t.warc.gz", "/a/t.manifest.json", {"skipped": 2})
+    assert "skipped" not in summary and "archived" not in summary  # the lists stay in the manifest file
+    [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("crawl of tasnim")]
+    assert "skipped-1" not in logged and '"skipped": 2' in logged
+    assert support.archive_event_extra([summary]) == {"warc_files": ["/a/t.warc.gz"], "sources": ["tasnim"]}
+
+
+@pytest.mark.parametrize("fields", [
+    {"host": "https://ingest:hunter2-pw@search.internal:9200"},
+    {"host": "search.internal", "port": 9200, "login": "ingest", "password": "hunter2-pw"},
+    {"host": "https://search.internal", "password": "hunter2-pw", "extra": json.dumps({"password": "hunter2-pw",
+                                                                                        "api_key": "hunter2-pw"})},
+])
+def test_task_settings_log_no_credential(monkeypatch, caplog, fields):
+    conn = Connection(conn_id="newswire_search", conn_type="generic", **fields)
+    monkeypatch.setattr(Connection, "get", classmethod(lambda cls, conn_id: conn))
+    with caplog.at_level("DEBUG"):
+        settings = support.task_settings()
+    assert "search.internal" in settings.search_url
+    assert "search.internal" in caplog.text
+    assert "hunter2-pw" not in caplog.text and "ingest:" not in caplog.text
 
 
 def test_archive_event_extra_skips_failed_sources():

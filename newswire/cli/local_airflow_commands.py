@@ -23,6 +23,7 @@ from newswire.cli.output import console, print_json
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+LOCAL_HOST = "127.0.0.1"
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -40,8 +41,11 @@ def standalone_env(settings: Settings, *, port: int, base_url_overrides: dict[st
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__PORT": str(port),
+        # This machine only: Airflow's default serves the UI, the REST API and its login on every
+        # interface.
+        "AIRFLOW__API__HOST": LOCAL_HOST,
         # Task processes report to the API server; its default URL assumes port 8080.
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{LOCAL_HOST}:{port}/execution/",
         # A handful of worker processes is plenty for a laptop; the default starts 32.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "PATH": venv_bin + os.pathsep + base_env.get("PATH", ""),

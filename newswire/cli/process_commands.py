@@ -8,6 +8,7 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.markup import escape
@@ -24,7 +25,7 @@ from rich.table import Table
 from kernel.settings import get_settings
 from newswire.cli.app import app
 from newswire.cli.local_stack import local_engine_and_demo_mirror
-from newswire.cli.options import parse_day
+from newswire.cli.options import known_sources, parse_day
 from newswire.cli.output import console, print_json
 
 # The processing stack is imported inside the commands: it loads datasketch, scipy and the
@@ -66,7 +67,8 @@ def _print_summary(summary: dict, title: str) -> None:
 
 def window_options(since: str | None, until: str | None, sources: list[str] | None) -> dict:
     """The archive window shared by `process` and `reprocess`: crawl days and sources."""
-    return {"since": parse_day(since, "--since"), "until": parse_day(until, "--until"), "sources": sources or None}
+    return {"since": parse_day(since, "--since"), "until": parse_day(until, "--until"),
+            "sources": known_sources(sources or [], get_settings()) or None}
 
 
 def _over_window(window: dict, as_json: bool, run) -> tuple:
@@ -93,20 +95,24 @@ def extract(
     source: str | None = typer.Option(None, "--source", help="Source id from the registry."),
     index: bool = typer.Option(False, "--index", help="Also index the record."),
 ) -> None:
-    """Process one saved page and print its record as JSON (for debugging a page)."""
+    """Process one saved page and print its record as JSON (for debugging a page).
+
+    A page that yields no article (not HTML, no text) is an error (exit 1), not a record.
+    """
     from pipelines.batch import source_profiles
     from pipelines.stages import DEFAULT_PROFILE, process_page
 
     settings = get_settings()
-    profile = source_profiles(settings).get(source, DEFAULT_PROFILE) if source else DEFAULT_PROFILE
+    profiles = source_profiles(settings)
+    profile = profiles[known_sources([source], settings)[0]] if source else DEFAULT_PROFILE
     article = process_page(page.read_bytes(), url, source_id=source,
                            crawled_at=datetime.fromtimestamp(page.stat().st_mtime).astimezone(),
                            profile=profile)
+    if article.status == "error":
+        sys.stderr.write(f"newswire extract: {page}: {article.error}\n")
+        raise typer.Exit(1)
     sys.stdout.write(article.model_dump_json(indent=2) + "\n")
     if index:
-        if article.status == "error":
-            console.print(f"[red]not indexed:[/] {article.error}")
-            raise typer.Exit(1)
         from pipelines.index import SearchEngine
 
         engine = SearchEngine.connect(settings)
@@ -140,7 +146,8 @@ def reprocess(
     since: str | None = SINCE,
     until: str | None = UNTIL,
     sources: list[str] | None = SOURCES,
-    mode: str = typer.Option("update", "--mode", help="update (in place) or rebuild (new index version)."),
+    mode: Literal["update", "rebuild"] = typer.Option(
+        "update", "--mode", help="update (in place) or rebuild (new index version)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be processed."),
     as_json: bool = AS_JSON,
 ) -> None:
@@ -205,4 +212,4 @@ def demo(
     from newswire.cli.search_commands import search
 
     console.rule(f"search: {query}")
-    search(query=query, agency=None, lang=None, since=None, until=None, size=10, as_json=False)
+    search(query=query, agency=None, lang=None, since=None, until=None, size=10, as_json=False, reorder=None)

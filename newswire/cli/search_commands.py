@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +14,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kernel.dates import check_window
 from kernel.settings import get_settings
 from newswire.cli.app import app
 from newswire.cli.options import parse_day
-from newswire.cli.output import console, print_json
+from newswire.cli.output import (
+    MARK_END,
+    MARK_START,
+    console,
+    error_line,
+    print_json,
+    stdout_console,
+    terminal_lines,
+)
 from pipelines.index import SearchEngine, SearchEngineError
 from pipelines.kibana import (
     FLAVOURS,
@@ -26,29 +36,35 @@ from pipelines.kibana import (
     saved_objects,
     to_ndjson,
 )
-from pipelines.search import HIGHLIGHT_POST, HIGHLIGHT_PRE, search_articles
+from pipelines.search import (
+    HIGHLIGHT_POST,
+    HIGHLIGHT_PRE,
+    SearchHit,
+    check_language,
+    explain_no_hits,
+    resolve_agency,
+    search_articles,
+)
 
 index_app = typer.Typer(help="Versioned article indices behind read and write aliases.")
 app.add_typer(index_app, name="index")
 
 _MARK = re.compile(re.escape(HIGHLIGHT_PRE) + "(.*?)" + re.escape(HIGHLIGHT_POST))
+_INDENT = "   "
 
 
 def _connect() -> SearchEngine:
-    try:
-        return SearchEngine.connect(get_settings())
-    except SearchEngineError as error:
-        console.print(f"[red]search engine unavailable:[/] {escape(str(error))}")
-        raise typer.Exit(2) from None
+    """The engine of the settings; one that does not answer ends the command (main's error line, exit 1)."""
+    return SearchEngine.connect(get_settings())
 
 
 @contextmanager
 def _reported(action: str) -> Iterator[None]:
-    """Engine and input errors end the command with a one-line message, not a traceback."""
+    """Index commands' own input errors (a version that does not exist) end in one line, exit 1."""
     try:
         yield
     except (SearchEngineError, FileNotFoundError, ValueError) as error:
-        console.print(f"[red]{action} failed:[/] {escape(str(error))}")
+        error_line(f"newswire {action}: {error}")
         raise typer.Exit(1) from None
 
 
@@ -60,35 +76,74 @@ def _answer(as_json: bool, data: dict, line: str) -> None:
         console.print(line)
 
 
-def _highlighted(snippet: str) -> str:
-    """Rich markup for a snippet: the matched words in bold."""
-    return _MARK.sub(lambda match: f"[bold yellow]{match.group(1)}[/]", escape(snippet))
+
+@contextmanager
+def _option(name: str) -> Iterator[None]:
+    """A value the option's check refuses is a usage error naming the option (exit 2)."""
+    try:
+        yield
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=name) from None
+
+
+def _print_hits(hits: list[SearchHit], reorder: bool) -> None:
+    """The hits on stdout: rank, agency, day and URL on one line, then title and snippet.
+
+    The metadata line is Latin, so a bidi terminal keeps it left to right; the Arabic lines are
+    shaped and put in display order (``reorder``) for terminals that do neither themselves.
+    """
+    width = max(40, shutil.get_terminal_size().columns - len(_INDENT))
+    for rank, hit in enumerate(hits, 1):
+        day = (hit.published_at or "")[:10] or "undated"
+        about = f"{rank}. {hit.agency or hit.source_id or '?'}  {day}  {hit.url}"
+        if not reorder:  # a file or a pipe: the text as stored, in reading order
+            plain = _MARK.sub(r"\1", hit.snippet).strip()
+            sys.stdout.write(f"{about}\n{_INDENT}{hit.title}\n{_INDENT}{plain}\n")
+            continue
+        snippet = _MARK.sub(rf"{MARK_START}\1{MARK_END}", hit.snippet).strip()
+        lines = [escape(about), *(f"{_INDENT}[bold]{line}[/]" for line in terminal_lines(hit.title, width)),
+                 *(_INDENT + line for line in terminal_lines(snippet, width))]
+        stdout_console.print("\n".join(lines), soft_wrap=True)
 
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find, as you would type them (spelling variants match).")],
-    agency: Annotated[str | None, typer.Option(help="Only stories credited to this agency id (spa, tasnim).")] = None,
-    lang: Annotated[str | None, typer.Option(help="Only this language code (ar, fa, en, ...).")] = None,
+    query: Annotated[str, typer.Argument(help='Words to find, as you would type them (spelling variants match); '
+                                         '"OR" between words, -word to exclude, "quoted words" as a phrase.')],
+    agency: Annotated[str | None, typer.Option(help="Only stories credited to this agency: id, name or "
+                                                    "abbreviation (spa, SANA, سانا).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only this language code (ar, fa, ur, ckb, en, ...).")] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after this day (YYYY-MM-DD, UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before this day (YYYY-MM-DD, UTC).")] = None,
     size: Annotated[int, typer.Option(min=1, max=1000, help="Number of hits.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Hits as JSON on stdout.")] = False,
+    reorder: Annotated[bool | None, typer.Option(
+        "--reorder/--no-reorder", help="Shape Arabic letters and put lines in display order, for terminals "
+        "without bidi support; default: when stdout is a terminal (never with --json).")] = None,
 ) -> None:
-    """Ranked hits with title, agency, date and a highlighted snippet."""
-    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")
+    """Ranked hits on stdout with agency, date, title and a highlighted snippet.
+
+    Finding nothing is an answer (exit 0); the line on stderr says whether the words match no
+    article at all or which filter removed every match.
+    """
+    filters = {"since": parse_day(since, "--since"), "until": parse_day(until, "--until")}
+    with _option("--agency"):
+        filters["agency"] = resolve_agency(agency) if agency is not None else None
+    with _option("--lang"):
+        filters["lang"] = check_language(lang) if lang is not None else None
+    with _option("--since/--until"):
+        check_window(filters["since"], filters["until"])
     engine = _connect()
-    with _reported("search"):
-        hits = search_articles(engine, query, agency=agency, lang=lang, since=since_day, until=until_day, size=size)
+    hits = search_articles(engine, query, size=size, **filters)
+    why_none = explain_no_hits(engine, query, **filters) if not hits else None
     if as_json:
-        print_json({"query": query, "hits": [hit.as_dict() for hit in hits]})
-        return
-    for rank, hit in enumerate(hits, 1):
-        day = (hit.published_at or "")[:10] or "undated"
-        console.print(f"[bold]{rank}. {escape(hit.title)}[/]  [cyan]{hit.agency or hit.source_id or '?'}[/]"
-                      f"  {day}  [dim]{escape(hit.url)}[/]")
-        console.print(f"   {_highlighted(hit.snippet)}")
-    console.print(f"{len(hits)} hit(s) for {escape(query)!r}")
+        print_json({"query": query, "filters": filters, "hits": [hit.as_dict() for hit in hits], "no_hits": why_none})
+    else:
+        _print_hits(hits, reorder if reorder is not None else sys.stdout.isatty())
+    if why_none:
+        error_line(f"no hits: {why_none}")
+    elif not as_json:
+        console.print(f"{len(hits)} hit(s) for {escape(query)!r}")
 
 
 @index_app.command("init")
@@ -108,8 +163,9 @@ def index_init(as_json: bool = typer.Option(False, "--json")) -> None:
 @index_app.command("status")
 def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Flavour, aliases, versions and document counts."""
+    engine = _connect()
     with _reported("index status"):
-        status = _connect().status()
+        status = engine.status()
     if as_json:
         print_json(status)
         return
@@ -124,8 +180,9 @@ def index_status(as_json: bool = typer.Option(False, "--json")) -> None:
 @index_app.command("new-version")
 def index_new_version(as_json: bool = typer.Option(False, "--json")) -> None:
     """Create the next versioned index (empty, current template) for a rebuild."""
+    engine = _connect()
     with _reported("index new-version"):
-        index = _connect().create_next_version(held_by_this_process=False)
+        index = engine.create_next_version(held_by_this_process=False)
     _answer(as_json, {"index": index}, f"created {index}")
 
 

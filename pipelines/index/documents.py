@@ -1,7 +1,8 @@
 """What is indexed: the document of an article, and the index design it is indexed into.
 
 The index design is the JSON in ``templates/``; the parts that follow from other tables are
-filled in here: the agency synonyms from the agency table and the letter-variant char filter from
+filled in here: the agency synonyms and the place names kept from the stemmer from the agency
+table (and ``templates/place_names.txt``), the letter-variant char filter from
 :mod:`pipelines.arabic`, so no list is kept twice.
 """
 
@@ -14,10 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kernel.agencies import load_agencies, synonym_groups
+from kernel.agencies import Agency, load_agencies, synonym_groups
 from kernel.records import Article, RecordStatus
 from kernel.settings import Settings
-from pipelines.arabic import analyzer_char_mappings
+from pipelines.arabic import analyzer_char_mappings, fold_letters
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -88,12 +89,52 @@ def load_template(name: str) -> dict[str, Any]:
     return json.loads(_template_file(name))
 
 
+# A word takes a conjunction (و ف) and then a preposition (ب ك ل) written onto it; ل + ال is لل.
+_CONJUNCTIONS = ("", "و", "ف")
+_PREPOSITIONS = ("", "ب", "ك", "ل")
+
+
+def place_names(agencies: tuple[Agency, ...]) -> list[str]:
+    """The place names of ``templates/place_names.txt`` and of the agency table, without repeats."""
+    listed = [line.strip() for line in _template_file("place_names.txt").splitlines()
+              if line.strip() and not line.startswith("#")]
+    return list(dict.fromkeys(listed + [place for agency in agencies for place in agency.places]))
+
+
+def _written_forms(name: str) -> list[str]:
+    forms = []
+    for conjunction in _CONJUNCTIONS:
+        for preposition in _PREPOSITIONS:
+            if preposition == "ل" and name.startswith("ال"):
+                forms.append(conjunction + "لل" + name[2:])
+            else:
+                forms.append(conjunction + preposition + name)
+    return forms
+
+
+def protected_place_rules(agencies: tuple[Agency, ...]) -> list[str]:
+    """``stemmer_override`` rules: every written form of a place name -> the name, kept from the stemmer.
+
+    Rules match tokens after ``arabic_normalization``, so they are written with its foldings.
+    """
+    rules, owner = [], {}
+    for name in map(fold_letters, place_names(agencies)):
+        forms = _written_forms(name)
+        for form in forms:
+            if owner.setdefault(form, name) != name:
+                raise ValueError(f"place names {owner[form]!r} and {name!r} share the written form {form!r}")
+        rules.append(f"{', '.join(forms)} => {name}")
+    return rules
+
+
 def articles_index_body() -> dict[str, Any]:
     """Settings, analysis and mappings of an articles index."""
     body = load_template("articles.json")
     analysis = body["settings"]["analysis"]
+    agencies = load_agencies()
     analysis["char_filter"]["arabic_letter_variants"]["mappings"] = analyzer_char_mappings()
-    analysis["filter"]["agency_synonyms"]["synonyms"] = synonym_groups(load_agencies())
+    analysis["filter"]["agency_synonyms"]["synonyms"] = synonym_groups(agencies)
+    analysis["filter"]["protected_places"]["rules"] = protected_place_rules(agencies)
     return body
 
 

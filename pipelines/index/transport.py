@@ -8,11 +8,25 @@ flavour is read from the server's ``GET /``. Connection settings come only from
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from kernel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The clients log every request at INFO and opensearch-py every refused one (a 404 of an
+# existence check, the 400 of an absent plugin) at WARNING, with a traceback. Requests are
+# logged here at DEBUG instead, and refusals reach the caller as SearchEngineError, which knows
+# whether the answer was expected. A level the operator configured is left alone.
+CLIENT_LOG_LEVELS = {"elasticsearch": logging.WARNING, "elastic_transport": logging.WARNING,
+                     "urllib3": logging.WARNING, "opensearch": logging.ERROR}
+for _name, _level in CLIENT_LOG_LEVELS.items():
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(_level)
 
 
 class SearchEngineError(RuntimeError):
@@ -32,6 +46,10 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def _log_request(method: str, path: str, started: float, outcome: int | str) -> None:
+    log.debug("%s %s: %s in %.0f ms", method, path, outcome, (time.monotonic() - started) * 1000)
 
 
 class Transport(Protocol):
@@ -79,11 +97,15 @@ class OpenSearchTransport:
 
         # opensearch-py sends content-type: application/json itself; only bulk bodies differ.
         headers = {"content-type": "application/x-ndjson"} if ndjson else None
+        started = time.monotonic()
         try:
-            return self._client.transport.perform_request(method, path, params=params, body=body, headers=headers)
+            answer = self._client.transport.perform_request(method, path, params=params, body=body, headers=headers)
         except TransportError as error:
             status = error.status_code if isinstance(error.status_code, int) else None
+            _log_request(method, path, started, status or "failed")
             raise SearchEngineError(f"{method} {path} on {self._url}: {status or ''} {error.error}", status) from None
+        _log_request(method, path, started, "ok")
+        return answer
 
     def streaming_bulk(self, actions, **options):
         """opensearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""
@@ -120,13 +142,18 @@ class ElasticsearchTransport:
         headers = {"accept": self._json}
         if body is not None:
             headers["content-type"] = self._ndjson if ndjson else self._json
+        started = time.monotonic()
         try:
-            return self._client.perform_request(method, path, params=params, headers=headers, body=body).body
+            answer = self._client.perform_request(method, path, params=params, headers=headers, body=body).body
         except ApiError as error:
+            _log_request(method, path, started, error.meta.status)
             raise SearchEngineError(f"{method} {path} on {self._url}: {error.meta.status} {error.message}",
                                     error.meta.status) from None
         except TransportError as error:
+            _log_request(method, path, started, "failed")
             raise SearchEngineError(f"{method} {path} on {self._url}: {error.message}") from None
+        _log_request(method, path, started, "ok")
+        return answer
 
     def streaming_bulk(self, actions, **options):
         """elasticsearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""

@@ -44,7 +44,8 @@ import java.util.function.Supplier;
  * The newswire plugin of the local Elasticsearch node. It provides, under Elasticsearch's own
  * names and parameters, the analysis components the articles index template uses that the
  * distribution gets from its analysis-common module (not published on Maven Central), plus the
- * {@code arabic} analyzer (the search evaluation's baseline) and {@code persian_normalization};
+ * {@code arabic} analyzer (the search evaluation's baseline), {@code persian_normalization} and
+ * {@code stemmer_override} (place names kept from the stemmer);
  * and the root endpoint of the rest-root module. {@code standard}, {@code stop} and the bare
  * {@code lowercase} come from the server itself. The analysis components are thin wrappers of
  * Lucene's own classes (lucene-analysis-common, a dependency of the server).
@@ -72,7 +73,8 @@ public final class NewswirePlugin extends Plugin implements AnalysisPlugin, Acti
             "arabic_normalization", simple(ArabicNormalizationFilter::new, true),
             "persian_normalization", simple(PersianNormalizationFilter::new, true),
             "arabic_stem", simple(ArabicStemFilter::new, false),
-            "synonym_graph", AnalysisPlugin.requiresAnalysisSettings(SynonymGraphFilterFactory::new)
+            "synonym_graph", AnalysisPlugin.requiresAnalysisSettings(SynonymGraphFilterFactory::new),
+            "stemmer_override", AnalysisPlugin.requiresAnalysisSettings(StemmerOverrideFilterFactory::new)
         );
     }
 
