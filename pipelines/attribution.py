@@ -67,12 +67,15 @@ _LATIN_CASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstu
 _SEPARATORS = r"\-–—:/|،,()\[\]"
 _SEGMENTS = re.compile(rf"[^{_SEPARATORS}]+")
 _VIA = re.compile(r"\s*(?<!\w)(?:نقل(?:اً|ًا|ا)\s+عن|بالاتفاق\s+مع)\s+")
+# The one list of words that hand what follows to someone else ("بحسب", "وفقا ل", "نقلا عن", "أوردت"),
+# in folded text; reporting verbs and the word "agency" are built around it below.
+_ATTRIBUTING = r"ب?حسب|وفق|وفقا|طبقا|نقل|نقلا|نقلت|اورد|اوردت"
+_REPORTING_VERBS = r"قال|قالت|ذكر|ذكرت|افاد|افادت|اوضح|اوضحت|اضاف|اضافت|اكد|اكدت|اعلن|اعلنت|اشار|اشارت|" \
+    r"تابع|تابعت|كشف|كشفت|بث|بثت|نشر|نشرت"
+_AGENCY_NOUN = r"[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)"
 # A segment opening with a reporting verb is a sentence ("ونقلت وكالة (رويترز)"), not a dateline.
-_REPORTING = re.compile(
-    r"[وف]?(?:قال|قالت|ذكر|ذكرت|افاد|افادت|اوضح|اوضحت|نقل|نقلت|نقلا|اضاف|اضافت|اكد|اكدت|اعلن|اعلنت|"
-    r"اشار|اشارت|تابع|تابعت|بحسب|حسب|وفق|وفقا|طبقا|كشف|كشفت|اورد|اوردت|بث|بثت|نشر|نشرت)(?!\w)"
-)
-_AGENCY_WORD_AT_END = re.compile(r"(?<!\w)[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)(?:\s+(?:انباء|الانباء))?\s*$")
+_REPORTING = re.compile(rf"[وف]?(?:{_REPORTING_VERBS}|{_ATTRIBUTING})(?!\w)")
+_AGENCY_WORD_AT_END = re.compile(rf"(?<!\w){_AGENCY_NOUN}(?:\s+(?:انباء|الانباء))?\s*$")
 _TRAILER = re.compile(r"(?:المصدر|المصادر|مصدر الخبر|source)\s*[:：\-]\s*(?P<value>.*?[^\s.])[\s.]*")
 _CLOSING_PARENTHESIS = re.compile(r"\(\s*(?P<term>[^()\n]{1,40}?)\s*\)[\s.]*$")
 _AGENCY_WORD = r"(?:[وفلب]{0,2}وكال(?:ه|تا|تي)|[وفلب]{0,2}قناه)(?:\s+(?:انباء|الانباء))?\s+"
@@ -123,8 +126,7 @@ MAX_SUBJECT_WORDS = 8
 _WORD = re.compile(r"[^\W\d_]+")
 _LEAD_PARENTHESIS = re.compile(r"\(\s*(?P<term>[^()\n]{1,40}?)\s*\)")
 _CITATION_MARKER = re.compile(
-    r"(?<!\w)(?:[وف]?(?:ب?حسب|وفق|وفقا|طبقا|نقلا|نقلت|نقلته|عبر|اوردت|اوردته|ذكرته|نشرته|مصدر|مصادر)|"
-    r"[وفلب]{0,2}(?:ال)?وكال(?:ه|ات|تا|تي)|[وفلب]{0,2}(?:ال)?قناه)(?!\w)"
+    rf"(?<!\w)(?:[وف]?(?:{_ATTRIBUTING}|نقلته|عبر|اوردته|ذكرته|نشرته|مصدر|مصادر)|{_AGENCY_NOUN}|[وفلب]{{0,2}}(?:ال)?قناه)(?!\w)"
 )
 _LATIN = re.compile(r"[a-z]")
 # "قال لـ (واس)", "في تصريح ل (كونا)": the agency spoken to, not the author
