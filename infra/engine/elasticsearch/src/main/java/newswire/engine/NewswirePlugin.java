@@ -122,17 +122,7 @@ public final class NewswirePlugin extends Plugin implements AnalysisPlugin, Acti
 
     /** A filter without parameters; {@code normalizing} ones also apply to keyword normalizers and multi-term queries. */
     private static AnalysisProvider<TokenFilterFactory> simple(Function<TokenStream, TokenStream> filter, boolean normalizing) {
-        return (indexSettings, environment, name, settings) -> normalizing ? new NormalizingTokenFilterFactory() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public TokenStream create(TokenStream tokenStream) {
-                return filter.apply(tokenStream);
-            }
-        } : new AbstractTokenFilterFactory(name) {
+        return (indexSettings, environment, name, settings) -> normalizing ? normalizingFilter(name, filter) : new AbstractTokenFilterFactory(name) {
             @Override
             public TokenStream create(TokenStream tokenStream) {
                 return filter.apply(tokenStream);
@@ -149,6 +139,11 @@ public final class NewswirePlugin extends Plugin implements AnalysisPlugin, Acti
             case "turkish" -> TurkishLowerCaseFilter::new;
             default -> throw new IllegalArgumentException("language [" + language + "] not support for lower case");
         };
+        return normalizingFilter(name, filter);
+    }
+
+    /** A filter that also applies to keyword normalizers and multi-term queries. */
+    private static TokenFilterFactory normalizingFilter(String name, Function<TokenStream, TokenStream> filter) {
         return new NormalizingTokenFilterFactory() {
             @Override
             public String name() {
