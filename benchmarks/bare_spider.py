@@ -1,4 +1,4 @@
-"""The crawl baseline: a bare Scrapy spider that reads a sitemap, fetches every URL it lists and
+"""The crawl baseline: a bare Scrapy spider that reads a sitemap (index), fetches every URL it lists and
 writes each response (and its request) to one gzipped WARC file with warcio.
 
 No robots.txt, no seen-state, no canonical or redirect bookkeeping, no manifest: what is left is
@@ -37,8 +37,10 @@ class BareSpider(scrapy.Spider):
         yield scrapy.Request(self.sitemap_url, callback=self.parse_sitemap)
 
     def parse_sitemap(self, response):
-        for entry in Sitemap(response.body):
-            yield scrapy.Request(entry["loc"], callback=self.parse_page)
+        sitemap = Sitemap(response.body)
+        follow = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse_page
+        for entry in sitemap:
+            yield scrapy.Request(entry["loc"], callback=follow)
 
     def parse_page(self, response):
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]

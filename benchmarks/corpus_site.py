@@ -31,6 +31,7 @@ FULL_CORPUS = 27_525
 HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 LAYOUT = {"name": "وكالة الأنباء السعودية"}
+SITEMAP_URLS = 5000  # per child sitemap: a 27k-article urlset would exceed newswire's page size cap
 
 # Boilerplate around the article, as news CMSs print it (navigation, related links, footer).
 _NAV = ("الرئيسية", "محليات", "سياسة", "اقتصاد", "رياضة", "ثقافة", "منوعات", "اتصل بنا")
@@ -113,12 +114,21 @@ def render_article(article: dict, neighbours: list[dict], base_url: str) -> byte
 
 
 def build_site(articles: list[dict], base_url: str) -> Site:
-    """Article pages, a sitemap named in robots.txt and an RSS feed of all articles."""
+    """Article pages, a sitemap index named in robots.txt (child sitemaps of SITEMAP_URLS
+    articles) and an RSS feed of all articles."""
     site = Site()
     for index, article in enumerate(articles):
         neighbours = articles[index + 1:index + 4]
         site.add(article["path"], Page(render_article(article, neighbours, base_url), HTML))
-    site.add("/sitemap.xml", Page(render_news_sitemap(articles, LAYOUT, base_url), XML))
+    children = []
+    for number, start in enumerate(range(0, len(articles), SITEMAP_URLS), start=1):
+        children.append(f"{base_url}/sitemap-{number}.xml")
+        site.add(f"/sitemap-{number}.xml",
+                 Page(render_news_sitemap(articles[start:start + SITEMAP_URLS], LAYOUT, base_url), XML))
+    index_entries = "".join(f"<sitemap><loc>{escape(url)}</loc></sitemap>" for url in children)
+    site.add("/sitemap.xml", Page(
+        ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+         f"{index_entries}</sitemapindex>\n").encode(), XML))
     site.add("/rss.xml", Page(render_rss(articles, LAYOUT, base_url), XML))
     robots = f"User-agent: *\nDisallow: /search\nSitemap: {base_url}/sitemap.xml\n"
     site.add("/robots.txt", Page(robots.encode(), "text/plain; charset=utf-8"))
