@@ -215,7 +215,7 @@ def bench_memory(bench: Bench, crawl_dirs: dict[int, Path]) -> Path:
     for size, crawl_dir in sorted(crawl_dirs.items()):
         data_dir = bench.fresh(f"memory-{size}")
         peaks[size], seconds = peak_rss_mb(
-            [str(NEWSWIRE), "process", "--no-index", "--json"],
+            ["process", "--no-index", "--json"],
             newswire_env(data_dir, NEWSWIRE_ARCHIVE_ROOT=str(crawl_dir / "archive")))
         bench.facts[f"process_cli_seconds_{size}"] = round(seconds, 1)
         if size == largest:

@@ -85,17 +85,32 @@ def timed_run(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.C
     return seconds, done
 
 
-def peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command; its peak resident set (VmHWM, from its own rusage) in MB and its wall time."""
+# A child's rusage peak also counts the memory it had before exec (a fork of this large process),
+# so the child reports the high-water mark of its own address space (VmHWM) as it exits.
+_REPORT_PEAK = """
+import atexit, sys
+from pathlib import Path
+def report():
+    peak = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    sys.stderr.write("PEAK_RSS_KB " + peak.split()[1] + "\\n")
+atexit.register(report)
+sys.argv = ["newswire", *sys.argv[1:]]
+from newswire.cli import main
+main()
+"""
+
+
+def peak_rss_mb(newswire_args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``newswire ARGS``; its peak resident set (VmHWM of its own address space) in MB and
+    its wall time."""
     started = time.perf_counter()
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", _REPORT_PEAK, *newswire_args], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     seconds = time.perf_counter() - started
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[:3])} failed ({child.returncode}): {child.stderr.read()[-2000:]!r}")
-    child.stderr.close()
-    return usage.ru_maxrss / 1024, seconds
+    if done.returncode != 0:
+        raise RuntimeError(f"newswire {' '.join(newswire_args[:2])} failed ({done.returncode}): {done.stderr[-2000:]}")
+    peak_kb = next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return int(peak_kb) / 1024, seconds
 
 
 @contextmanager
