@@ -18,3 +18,12 @@ engine-stop:
 
 airflow: setup
 	.venv/bin/newswire airflow-local
+
+# Issue 12's benchmarks: every figure as a ratio against its baseline, measured in the same run
+# (needs ../shared/data; see benchmarks/README.md). bench-quick: 300 articles.
+.PHONY: bench bench-quick
+bench: setup
+	PYTHONPATH=$(CURDIR) .venv/bin/python benchmarks/bench_suite.py $(BENCH_ARGS)
+
+bench-quick: setup
+	PYTHONPATH=$(CURDIR) .venv/bin/python benchmarks/bench_suite.py --quick

@@ -43,10 +43,12 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from typing import TYPE_CHECKING
 
 from pipelines.arabic import LETTER_VARIANTS
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -123,6 +125,10 @@ def _signature(words: list[str]) -> LeanMinHash | None:
     shingles = _shingles(words)
     if len(shingles) < MIN_SHINGLES:
         return None
+    # datasketch is imported where it is used: it pulls in numpy and scipy, which commands that
+    # only need content_hash (everything importing the stage sequence, ``newswire search``) skip.
+    from datasketch import LeanMinHash, MinHash
+
     minhash = MinHash(num_perm=NUM_PERM)
     minhash.update_batch(list(shingles))
     return LeanMinHash(minhash)
@@ -263,6 +269,8 @@ class StoryClusterer:
     profiles in memory; :meth:`clusters` confirms the candidate pairs once the batch is complete."""
 
     def __init__(self) -> None:
+        from datasketch import MinHashLSH
+
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._ids: set[str] = set()
         self._signatures: dict[str, LeanMinHash] = {}

@@ -4,7 +4,9 @@ langdetect tells scripts and Latin-script languages apart well but confuses Arab
 and Urdu on short texts and has no Kurdish profile at all. Iranian agencies' Arabic copy is
 typed with Persian ی/ک letters, so those two letters prove nothing. The decision inside the
 Arabic script therefore rests on letters and function words that only one language uses;
-langdetect's probabilities are kept and break ties.
+langdetect's probabilities are kept and break ties. When every distinctive letter and word of
+an Arabic-script sample points to one language, langdetect could change neither the label nor
+the confidence (1.0), so it is not run at all: it is the most expensive step of the decision.
 
 Only a bounded sample of the body is read (its first paragraphs, about 600 characters): the
 language of a news article is settled by its opening, and langdetect's cost grows with length.
@@ -14,22 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-from langdetect.lang_detect_exception import LangDetectException
+from functools import cache
 
 from pipelines.arabic import LETTER_VARIANTS, ZWNJ
-
-DetectorFactory.seed = 0  # langdetect samples randomly; a fixed seed makes it deterministic
-_FACTORY = DetectorFactory()
-_FACTORY.load_profile(PROFILES_DIRECTORY)
 
 EXPECTED_LANGUAGES = ("ar", "fa", "ur", "en", "fr")
 EXPECTED_PRIOR = 100.0
 """On a short text langdetect's n-gram evidence is thin and an English headline comes out as
 Dutch or Catalan; the languages this pipeline actually meets get a higher prior, which long
 texts outweigh easily (a German or Spanish paragraph is still found)."""
-_PRIOR = {lang: EXPECTED_PRIOR if lang in EXPECTED_LANGUAGES else 1.0 for lang in _FACTORY.get_lang_list()}
 
 SAMPLE_CHARS = 600
 MIN_BODY_LETTERS = 40  # below this the body alone says too little and the title is read too
@@ -44,6 +39,7 @@ class LanguageResult:
     language: str
     confidence: float
     probabilities: dict[str, float] = field(default_factory=dict)
+    """langdetect's, or ``{language: 1.0}`` when the letter and word rules alone decided."""
     flags: list[str] = field(default_factory=list)
 
 
@@ -111,9 +107,26 @@ def _letter_count(text: str) -> int:
     return sum(1 for ch in text if ch.isalpha())
 
 
+@cache
+def _detector_factory():
+    """langdetect's factory with its profiles and our priors, loaded on the first text that needs
+    it: the profiles are slow to load, and commands that never detect a language (``newswire
+    search``) import this module too."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    DetectorFactory.seed = 0  # langdetect samples randomly; a fixed seed makes it deterministic
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    prior = {lang: EXPECTED_PRIOR if lang in EXPECTED_LANGUAGES else 1.0 for lang in factory.get_lang_list()}
+    return factory, prior
+
+
 def _langdetect(text: str) -> dict[str, float]:
-    detector = _FACTORY.create()
-    detector.set_prior_map(_PRIOR)
+    from langdetect.lang_detect_exception import LangDetectException
+
+    factory, prior = _detector_factory()
+    detector = factory.create()
+    detector.set_prior_map(prior)
     detector.append(text)
     try:
         return {item.lang: round(item.prob, 4) for item in detector.get_probabilities()}
@@ -156,8 +169,8 @@ def _evidence(text: str) -> _ScriptEvidence:
     )
 
 
-def _arabic_script_language(text: str, probabilities: dict[str, float], short: bool) -> tuple[str, float]:
-    language, share = _evidence(text).best()
+def _arabic_script_language(text: str, language: str | None, share: float,
+                            probabilities: dict[str, float], short: bool) -> tuple[str, float]:
     if language is not None:
         return language, max(share, probabilities.get(language, 0.0))
     # No distinctive letter or word. A word or two typed with Arabic letters (a headline such
@@ -193,9 +206,13 @@ def detect_language(title: str, body: str) -> LanguageResult:
         flags.append("short_text")
     if min(arabic_script, latin) / letters >= MIXED_SCRIPT_SHARE:
         flags.append("mixed")
+    ruled, share = _evidence(text).best() if arabic_script >= latin else (None, 0.0)
+    if ruled is not None and share == 1.0:
+        return LanguageResult(ruled, 1.0, {ruled: 1.0}, flags)
     probabilities = _langdetect(text)
     if arabic_script >= latin:
-        language, confidence = _arabic_script_language(text, probabilities, short="short_text" in flags)
+        language, confidence = _arabic_script_language(text, ruled, share, probabilities,
+                                                       short="short_text" in flags)
     elif probabilities:
         language, confidence = _latin_script_language(probabilities, short=latin < SHORT_LATIN_LETTERS)
     else:
