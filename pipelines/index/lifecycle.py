@@ -8,6 +8,7 @@ Elasticsearch, ISM on OpenSearch where the plugin answers).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -16,10 +17,13 @@ from urllib.parse import quote
 
 from kernel.settings import Settings
 from pipelines.index.documents import index_template_body, load_template
-from pipelines.index.transport import SearchEngineError
+from pipelines.index.transport import UNSUPPORTED_ENDPOINT, SearchEngineError
+
+log = logging.getLogger(__name__)
 
 LIFECYCLE_POLICY_NAME = "newswire-superseded-articles"
 ISM_NOT_AVAILABLE = "ISM not available"
+ILM_NOT_AVAILABLE = "ILM not available"
 _VERSION_RE = re.compile(r"-v(\d+)$")
 REBUILD_LEASE_KEY = "newswire_rebuild"
 REBUILD_LEASE = timedelta(hours=12)  # the reprocess task's execution timeout: no rebuild lives longer
@@ -53,12 +57,15 @@ class IndexLifecycle:
         self.request("PUT", index_path("_index_template", name), index_template_body(self.settings))
 
     def install_lifecycle_policy(self) -> str:
-        """ILM on Elasticsearch, ISM on OpenSearch where the plugin answers; returns what happened."""
-        if self.flavour == "elasticsearch":
+        """ILM or ISM, whichever the engine answers on; returns what happened in one line."""
+        api = self._lifecycle_api()
+        if api is None:
+            missing = ILM_NOT_AVAILABLE if self.flavour == "elasticsearch" else ISM_NOT_AVAILABLE
+            log.info("%s on this engine: superseded index versions are kept until `newswire index retire`", missing)
+            return missing
+        if api == "ilm":
             self.request("PUT", index_path("_ilm", "policy", LIFECYCLE_POLICY_NAME), load_template("ilm_policy.json"))
             return f"ILM policy {LIFECYCLE_POLICY_NAME} installed"
-        if not self._ism_available():
-            return ISM_NOT_AVAILABLE
         path = index_path("_plugins", "_ism", "policies", LIFECYCLE_POLICY_NAME)
         try:
             current = self.request("GET", path)
@@ -70,14 +77,17 @@ class IndexLifecycle:
         self.request("PUT", path, load_template("ism_policy.json"), params=params)
         return f"ISM policy {LIFECYCLE_POLICY_NAME} installed"
 
-    def _ism_available(self) -> bool:
-        try:
-            self.request("GET", index_path("_plugins", "_ism", "policies"))
-        except SearchEngineError as error:
-            if error.status in (400, 404, 405):
-                return False
-            raise
-        return True
+    def _lifecycle_api(self) -> str | None:
+        """"ilm" or "ism" by what the engine answers (not by its name), or None without either."""
+        for api, path in (("ilm", index_path("_ilm", "status")), ("ism", index_path("_plugins", "_ism", "policies"))):
+            try:
+                self.request("GET", path)
+            except SearchEngineError as error:
+                if error.status in UNSUPPORTED_ENDPOINT:
+                    continue
+                raise
+            return api
+        return None
 
     def create_index(self, index: str, body: dict | None = None) -> None:
         """An empty index; from the template unless a full body is given (evaluation indices)."""
@@ -189,12 +199,13 @@ class IndexLifecycle:
 
     def _retire(self, index: str) -> None:
         """Hand a superseded version to the lifecycle policy, which deletes it after the retention."""
-        if self.flavour == "elasticsearch":
+        api = self._lifecycle_api()
+        if api == "ilm":
             self.request("PUT", index_path(index, "_settings"), {"index": {
                 "lifecycle.name": LIFECYCLE_POLICY_NAME,
                 "lifecycle.origination_date": int(datetime.now(UTC).timestamp() * 1000),
             }})
-        elif self._ism_available():
+        elif api == "ism":
             self.request("POST", index_path("_plugins", "_ism", "add", index), {"policy_id": LIFECYCLE_POLICY_NAME})
 
 

@@ -18,6 +18,9 @@ from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
+UNSUPPORTED_ENDPOINT = (400, 404, 405)
+"""How an engine answers a request for an API it does not have ("no handler found for uri")."""
+
 # The clients log every request at INFO and opensearch-py every refused one (a 404 of an
 # existence check, the 400 of an absent plugin) at WARNING, with a traceback. Requests are
 # logged here at DEBUG instead, and refusals reach the caller as SearchEngineError, which knows
@@ -57,6 +60,8 @@ class Transport(Protocol):
                 ndjson: bool = False) -> Any: ...
 
     def streaming_bulk(self, actions: Iterable[dict], **options: Any) -> Iterator[tuple[bool, dict]]: ...
+
+    def reindex(self, source: str, target: str) -> int: ...
 
 
 # The client's transport retries these itself (with its own back-off) before a request fails:
@@ -113,6 +118,12 @@ class OpenSearchTransport:
 
         return streaming_bulk(self._client, actions, **options)
 
+    def reindex(self, source: str, target: str) -> int:
+        """opensearch-py's scan and bulk helpers copy the documents, for engines without ``_reindex``."""
+        from opensearchpy import helpers
+
+        return scan_and_bulk(helpers, self._client, source, target)
+
 
 class ElasticsearchTransport:
     """Elasticsearch 8 or 9 through the installed client (either major).
@@ -160,6 +171,23 @@ class ElasticsearchTransport:
         from elasticsearch.helpers import streaming_bulk
 
         return streaming_bulk(self._client, actions, **options)
+
+    def reindex(self, source: str, target: str) -> int:
+        """elasticsearch-py's scan and bulk helpers copy the documents, for engines without ``_reindex``.
+
+        (Its ``helpers.reindex`` first asks the data-stream API, which such an engine lacks too.)
+        """
+        from elasticsearch import helpers
+
+        return scan_and_bulk(helpers, self._client, source, target)
+
+
+def scan_and_bulk(helpers, client, source: str, target: str) -> int:
+    """Every document of `source` into `target` by id with a client's own scan and bulk helpers."""
+    hits = helpers.scan(client, index=source, query={"query": {"match_all": {}}})
+    actions = ({"_index": target, "_id": hit["_id"], "_source": hit["_source"]} for hit in hits)
+    copied, _ = helpers.bulk(client, actions, stats_only=True, raise_on_error=True)
+    return copied
 
 
 def _server_major_client(base: type, bulk_headers: dict[str, str]) -> type:

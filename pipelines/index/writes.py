@@ -15,6 +15,7 @@ in exactly one of three outcomes, so a caller can tell which input is done:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ from typing import Any
 from kernel.records import Article, RecordStatus
 from kernel.settings import Settings
 from pipelines.index.documents import article_document
-from pipelines.index.transport import SearchEngineError, Transport
+from pipelines.index.transport import UNSUPPORTED_ENDPOINT, SearchEngineError, Transport
+
+log = logging.getLogger(__name__)
 
 BULK_MAX_BYTES = 10 * 1024 * 1024  # per request: far below the engines' 100 MB http.max_content_length
 BULK_RETRIES = {"max_retries": 5, "initial_backoff": 2, "max_backoff": 60}  # 429: the engine asks to slow down
@@ -95,9 +98,22 @@ class DocumentWrites:
         return result
 
     def copy_documents(self, source: str, target: str) -> int:
-        """Copy every document of ``source`` into ``target`` (server-side reindex); returns how many."""
-        answer = self.request("POST", "/_reindex", {"source": {"index": source}, "dest": {"index": target}},
-                              params={"wait_for_completion": "true", "refresh": "true"})
+        """Copy every document of ``source`` into ``target``; returns how many.
+
+        Server-side ``_reindex`` where the engine has it; where it answers that it has no such
+        endpoint (the local Elasticsearch node has no reindex module), the client's own
+        scan-and-bulk helper copies the documents instead.
+        """
+        try:
+            answer = self.request("POST", "/_reindex", {"source": {"index": source}, "dest": {"index": target}},
+                                  params={"wait_for_completion": "true", "refresh": "true"})
+        except SearchEngineError as error:
+            if error.status not in UNSUPPORTED_ENDPOINT:
+                raise
+            log.info("no _reindex on this engine; copying %s to %s with the client's reindex helper", source, target)
+            copied = self._transport.reindex(source, target)
+            self.request("POST", f"/{target}/_refresh")
+            return copied
         if answer.get("failures"):
             reasons = [failure.get("cause", {}).get("reason", str(failure)) for failure in answer["failures"][:3]]
             raise SearchEngineError(f"copying {source} to {target}: {len(answer['failures'])} failures: {reasons}")
