@@ -242,3 +242,9 @@ def test_index_commands(engine, monkeypatch):
     refused = runner.invoke(app, ["index", "switch", settings.index_name(7)])
     assert refused.exit_code == 1
     assert f"no index {settings.index_name(7)}" in refused.output
+
+
+def test_one_member_of_each_story_cluster_represents_it():
+    members = [make_article("a1", story_cluster="a1"), make_article("b7", story_cluster="a1"),
+               make_article("c3", story_cluster=None)]
+    assert [article_document(a)["story_representative"] for a in members] == [True, False, True]

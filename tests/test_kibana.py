@@ -203,11 +203,9 @@ def test_fields_exist_in_the_mapping_and_are_aggregatable(real_mapping, target):
         used.update(agg["params"]["field"] for agg in state["aggs"] if "field" in agg["params"])
         used.update(control["fieldName"] for control in state["params"].get("controls", []))
     used -= {"___records___", AGENCY_CREDIT_FIELD}  # Lens' document count and the data view's runtime field
-    missing = used - set(real_mapping)
-    # story_representative is written by the story-cluster change; until it lands, it is the only gap.
-    assert missing <= {REPRESENTATIVE_FIELD}, missing
-    assert real_mapping[TIME_FIELD] == "date"
-    for field in used - missing - {"title"}:
+    assert used - set(real_mapping) == set()
+    assert real_mapping[TIME_FIELD] == "date" and real_mapping[REPRESENTATIVE_FIELD] == "boolean"
+    for field in used - {"title"}:
         assert real_mapping[field] in AGGREGATABLE_TYPES, f"{field} ({real_mapping[field]}) cannot be aggregated"
 
 

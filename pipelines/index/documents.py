@@ -59,6 +59,9 @@ def article_document(article: Article) -> dict[str, Any]:
         "cited_agencies": article.cited_agencies,
         "removed_trailers": article.removed_trailers,
         "story_cluster": article.story_cluster,
+        # A cluster is named after its earliest-sorting member id: that member stands for the story
+        # in Kibana's one-article-per-story view (and an article alone is its own story).
+        "story_representative": article.story_cluster in (None, article.id),
         "content_hash": article.content_hash,
         "status": article.status.value,
         "warnings": article.warnings,
