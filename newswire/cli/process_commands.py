@@ -41,7 +41,8 @@ AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdou
 def _progress(enabled: bool = True):
     """A progress display whose callback matches pipelines.batch.ProgressCallback."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=not enabled, transient=True) as bar:
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=not enabled or not console.is_terminal) as bar:  # a pipe or log gets the summary only
         tasks: dict[str, int] = {}
 
         def advance(stage: str, amount: int) -> None:
@@ -74,18 +75,13 @@ def window_options(since: str | None, until: str | None, sources: list[str] | No
 def _over_window(window: dict, as_json: bool, run) -> tuple:
     """Run `run(settings, window, progress)` with a progress display unless JSON is asked for.
 
-    An engine that cannot be reached or refuses a request ends the command with one line
-    naming the cause (exit 1); processing checks the engine before it extracts anything.
+    Processing checks the engine before it extracts anything; an engine that cannot be reached
+    or refuses a request ends the command with one line naming the cause (exit 1), written by
+    the CLI's one error boundary (newswire/cli/__init__.py).
     """
-    from pipelines.index import SearchEngineError
-
     settings = get_settings()
-    try:
-        with _progress(not as_json) as advance:
-            return settings, run(settings, window, advance)
-    except SearchEngineError as error:
-        console.print(f"[red]search engine failed:[/] {escape(str(error))}", soft_wrap=True)
-        raise typer.Exit(1) from None
+    with _progress(not as_json) as advance:
+        return settings, run(settings, window, advance)
 
 
 @app.command()
