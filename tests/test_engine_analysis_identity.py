@@ -25,6 +25,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 import yaml
+from conftest import ENGINE_PORTS
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
@@ -36,8 +37,6 @@ from pipelines.index import articles_index_body
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PAGES = REPO_ROOT / "tests" / "fixtures" / "pages"
 DEMO_ARTICLES = REPO_ROOT / "infra" / "demo-mirror" / "articles"
-ES_PORT = int(os.environ.get("NEWSWIRE_TEST_ES_PORT", "9280"))
-OS_PORT = int(os.environ.get("NEWSWIRE_TEST_OS_PORT", "9281"))
 LIFECYCLE_PORT = int(os.environ.get("NEWSWIRE_TEST_LIFECYCLE_PORT", "9282"))
 INDEX = "analysis-identity"
 # The template's own analyzers, plus the built-in `arabic` analyzer the search evaluation uses as baseline.
@@ -93,7 +92,7 @@ def engines() -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
         urls = {
             flavour: stack.enter_context(_running_node(get_settings(engine_flavour=flavour, engine_port=port)))
-            for flavour, port in (("elasticsearch", ES_PORT), ("opensearch", OS_PORT))
+            for flavour, port in ENGINE_PORTS.items()  # the suite's own nodes, when they run already
         }
         for url in urls.values():
             if _index_exists(url, INDEX):

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from kernel.records import Article, Attribution, Provenance, RecordStatus
 from newswire.cli import app
 from pipelines.index import (
+    ILM_NOT_AVAILABLE,
     ISM_NOT_AVAILABLE,
     SearchEngine,
     SearchEngineError,
@@ -89,10 +90,10 @@ def engine(engine_settings, request):
 
 
 @pytest.mark.engine
-def test_connect_detects_opensearch_and_never_shows_the_password(engine_settings):
+def test_connect_detects_the_flavour_and_never_shows_the_password(engine_settings, engine_flavour):
     settings = engine_settings.model_copy(update={"search_user": "analyst", "search_password": SecretStr("s3cret-pw")})
     engine = SearchEngine.connect(settings)
-    assert engine.flavour == "opensearch"
+    assert engine.flavour == engine_flavour
     assert "s3cret-pw" not in repr(engine)
     with pytest.raises(SearchEngineError) as raised:
         engine.request("GET", "/no-such-index-here/_doc/1")
@@ -118,9 +119,15 @@ def test_ensure_ready_creates_v1_behind_both_aliases_and_is_idempotent(engine):
 
 
 @pytest.mark.engine
-def test_lifecycle_policy_reports_missing_ism_without_failing(engine):
-    # The local node has no ISM plugin; a production OpenSearch would get the policy installed.
-    assert engine.install_lifecycle_policy() == ISM_NOT_AVAILABLE
+def missing_lifecycle(flavour: str) -> str:
+    """What `index init` reports on the local nodes: neither carries ILM (x-pack) nor ISM (a plugin)."""
+    return ILM_NOT_AVAILABLE if flavour == "elasticsearch" else ISM_NOT_AVAILABLE
+
+
+@pytest.mark.engine
+def test_lifecycle_policy_reports_a_missing_lifecycle_api_without_failing(engine, engine_flavour):
+    # Production Elasticsearch (ILM) or OpenSearch with its ISM plugin would get the policy installed.
+    assert engine.install_lifecycle_policy() == missing_lifecycle(engine_flavour)
 
 
 ANALYSIS_CASES = [
@@ -233,7 +240,7 @@ def test_index_commands(engine, monkeypatch):
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout) if "--json" in args else result.output
 
-    assert run("init", "--json") == {"current_index": settings.index_name(1), "lifecycle": ISM_NOT_AVAILABLE}
+    assert run("init", "--json") == {"current_index": settings.index_name(1), "lifecycle": missing_lifecycle(settings.engine_flavour)}
     assert run("new-version", "--json") == {"index": settings.index_name(2)}
     assert run("switch", settings.index_name(2), "--json") == {"current_index": settings.index_name(2)}
     status = run("status", "--json")

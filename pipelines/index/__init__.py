@@ -17,6 +17,7 @@ from pipelines.index.documents import (
     index_template_body,
 )
 from pipelines.index.lifecycle import (
+    ILM_NOT_AVAILABLE,
     ISM_NOT_AVAILABLE,
     LIFECYCLE_POLICY_NAME,
     IndexLifecycle,
@@ -33,7 +34,7 @@ from pipelines.index.transport import (
 from pipelines.index.writes import BulkResult, DocumentWrites
 
 __all__ = [
-    "BulkResult", "ISM_NOT_AVAILABLE", "LIFECYCLE_POLICY_NAME", "SearchEngine", "SearchEngineError",
+    "BulkResult", "ILM_NOT_AVAILABLE", "ISM_NOT_AVAILABLE", "LIFECYCLE_POLICY_NAME", "SearchEngine", "SearchEngineError",
     "article_document", "articles_index_body", "credited_agencies", "index_template_body", "redact_url",
 ]
 
