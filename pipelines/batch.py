@@ -99,38 +99,53 @@ def dead_letter_path(settings: Settings, warc: WarcFile) -> Path:
     return settings.dead_letter_dir / warc.source_id / f"{warc.crawl_date:%Y/%m/%d}" / f"{warc.stem}.jsonl"
 
 
-def _processed_state(settings: Settings) -> Path:
+PROCESSED_MARKER = ".done.json"
+"""Suffix of the marker written beside a WARC file's records once the file is done: each of
+its records acknowledged by the engine or dead-lettered. One marker per file, written whole under
+a temporary name and renamed, so workers processing different files never write the same state."""
+
+
+def marker_path(settings: Settings, warc: WarcFile) -> str:
+    return processed_path(settings, warc).removesuffix(".jsonl") + PROCESSED_MARKER
+
+
+def _legacy_state(settings: Settings) -> Path:
+    """The one processed-files list of earlier versions, turned into markers on first sight."""
     return settings.state_dir / "processed-warcs.jsonl"
 
 
-def _state_entries(path: Path) -> list[dict]:
-    """The entries of the processed-files state; a torn line (an interrupted write of an older
-    version) is skipped, so the file it named is simply taken again."""
+def _migrate_legacy_state(settings: Settings) -> None:
+    path = _legacy_state(settings)
     if not path.exists():
-        return []
-    entries = []
+        return
+    files = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
-            log.warning("skipping a torn line of %s: %r", path, line[:200])
+            log.warning("skipping a torn line of %s: %r", path, line[:200])  # that file is taken again
             continue
-        if isinstance(entry, dict) and entry.get("warc_file"):
-            entries.append(entry)
-    return entries
+        if isinstance(entry, dict) and (warc := parse_warc_path(str(entry.get("warc_file", "")))) is not None:
+            files.append(warc)
+    _mark_processed(settings, files)
+    path.rename(path.with_name(f"{path.name}.migrated"))
 
 
-def already_processed(settings: Settings) -> set[str]:
-    return {entry["warc_file"] for entry in _state_entries(_processed_state(settings))}
+def already_processed(settings: Settings, warcs: list[WarcFile] | None = None) -> set[str]:
+    """The WARC files (URLs) whose marker exists, among `warcs` (default: the whole archive)."""
+    _migrate_legacy_state(settings)
+    fs, root = fsspec.core.url_to_fs(settings.processed)
+    markers = {path for path in fs.find(root) if path.endswith(PROCESSED_MARKER)} if fs.exists(root) else set()
+    candidates = list_warc_files(settings.archive) if warcs is None else warcs
+    # Paths as the processed root's filesystem spells them, so find's answers compare.
+    return {warc.url for warc in candidates if fsspec.core.url_to_fs(marker_path(settings, warc))[1] in markers}
 
 
 def _mark_processed(settings: Settings, warcs: Iterable[WarcFile]) -> None:
     now = datetime.now(UTC).isoformat()
-    path = _processed_state(settings)
-    entries = _state_entries(path) + [{"warc_file": warc.url, "processed_at": now} for warc in warcs]
-    with _replaced(str(path)) as out:
-        for entry in entries:
-            out.write(json.dumps(entry) + "\n")
+    for warc in warcs:
+        with _replaced(marker_path(settings, warc)) as out:
+            out.write(json.dumps({"warc_file": warc.url, "processed_at": now}) + "\n")
 
 
 @contextmanager
@@ -270,7 +285,7 @@ def process_archive(
     else:
         warcs = list_warc_files(settings.archive, since=since, until=until, sources=sources)
         if only_new:
-            done = already_processed(settings)
+            done = already_processed(settings, warcs)
             warcs = [w for w in warcs if w.url not in done]
     summary = BatchSummary(warc_files=len(warcs))
     engine, summary.index = _engine_for(settings, target_index) if index else (None, None)

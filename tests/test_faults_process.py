@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import pytest
 from warc_builder import FakePage, write_warc
 
+from kernel.archive import parse_warc_path
 from kernel.records import RecordStatus, article_id
 from kernel.settings import Settings, get_settings
 from pipelines import batch, local_engine, rebuild, stages
@@ -241,19 +242,39 @@ def test_scheduled_processing_catches_up_a_night_that_was_never_processed(faults
 # ---------------------------------------------------------------------------- case 6
 
 
-def test_a_torn_last_line_of_the_processed_state_is_survived(data_settings):
+def test_each_file_is_marked_done_by_its_own_marker_and_an_interrupted_one_is_taken_again(data_settings):
     files = [night(data_settings, day, spa_pages(range(100800 + 10 * day, 100802 + 10 * day))) for day in (26, 27, 28)]
     batch.process_archive(data_settings, index=False, warc_files=[str(f) for f in files[:2]])
-    state = data_settings.state_dir / "processed-warcs.jsonl"
-    with state.open("a") as out:  # an append interrupted halfway
-        out.write(json.dumps({"warc_file": str(files[2]), "processed_at": "2026-11-28"})[:30])
+    assert batch.already_processed(data_settings) == {str(f) for f in files[:2]}
+    first_marker = Path(batch.marker_path(data_settings, parse_warc_path(str(files[0]))))
+    written = first_marker.stat().st_mtime_ns
+    # A worker killed while writing the third file's marker leaves only its temporary file.
+    third_marker = Path(batch.marker_path(data_settings, parse_warc_path(str(files[2]))))
+    third_marker.parent.mkdir(parents=True, exist_ok=True)
+    third_marker.with_name(third_marker.name + ".tmp-deadbeef").write_text('{"warc_file": "')
 
     summary = batch.process_archive(data_settings, index=False)
     assert summary["warc_files"] == 1
     assert processed_ids(summary) == ids([101080, 101081])
-    assert [json.loads(line)["warc_file"] for line in state.read_text().splitlines()] == [str(f) for f in files]
-    leftovers = [p for p in Path(data_settings.data_dir).rglob("*") if ".tmp-" in p.name]
-    assert leftovers == []  # every state, record and dead-letter file was renamed into place
+    assert batch.already_processed(data_settings) == {str(f) for f in files}
+    assert first_marker.stat().st_mtime_ns == written  # marking one file never rewrites another's state
+    assert json.loads(third_marker.read_text())["warc_file"] == str(files[2])
+
+
+def test_the_processed_list_of_earlier_versions_becomes_markers_a_torn_line_taken_again(data_settings):
+    files = [night(data_settings, day, spa_pages(range(100900 + 10 * day, 100902 + 10 * day))) for day in (26, 27, 28)]
+    legacy = data_settings.state_dir / "processed-warcs.jsonl"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"warc_file": str(f), "processed_at": "2026-11-28"}) for f in files]
+    legacy.write_text("\n".join(lines[:2]) + "\n" + lines[2][:30])  # an append interrupted halfway
+
+    summary = batch.process_archive(data_settings, index=False)
+    assert summary["warc_files"] == 1
+    assert processed_ids(summary) == ids([101180, 101181])
+    assert batch.already_processed(data_settings) == {str(f) for f in files}
+    assert not legacy.exists() and legacy.with_name("processed-warcs.jsonl.migrated").exists()
+    leftovers = [p for p in Path(data_settings.data_dir).rglob("*") if ".tmp-" in p.name and "deadbeef" not in p.name]
+    assert leftovers == []  # every marker, record and dead-letter file was renamed into place
 
 
 # ---------------------------------------------------------------------------- case 7 and 8
@@ -395,5 +416,4 @@ def test_an_engine_that_is_down_fails_in_seconds_before_anything_is_extracted(da
     assert len(output.splitlines()) == 1 and output.startswith("newswire: search engine:") and "127.0.0.1:9439" in output
     assert "Traceback" not in output
     assert not Path(data_settings.processed).exists()  # not one record was written
-    assert not (data_settings.state_dir / "processed-warcs.jsonl").exists()
     assert elapsed < 15, f"took {elapsed:.1f} s"
