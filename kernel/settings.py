@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     search_password: SecretStr | None = Field(None, description="Basic-auth password.")
     search_ca_certs: str | None = Field(None, description="CA bundle for TLS verification.")
     index_prefix: str = Field("newswire", description="Prefix of every index and alias name.")
+    story_window_days: int = Field(
+        3, ge=0, description="Days either side of a batch whose indexed articles it is clustered with, so a "
+                             "story republished on a later night joins its earlier copies (0: the batch alone).")
     bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
 
     # --- storage ---------------------------------------------------------------------

@@ -83,9 +83,11 @@ def annotate_stream(source: IO[str], sink: IO[str], on_record=lambda: None) -> C
     """Annotate JSON Lines from ``source`` into ``sink`` in input order; returns counts."""
     from pipelines.dedup import StoryClusterer
     from pipelines.stages import story_text
+    from pipelines.stories import StoryMember, first_seen, name_stories
 
     counts: Counter = Counter()
     clusterer = StoryClusterer()
+    members: dict[str, StoryMember] = {}
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for number, line in _lines(source):
             counts["records"] += 1
@@ -93,6 +95,7 @@ def annotate_stream(source: IO[str], sink: IO[str], on_record=lambda: None) -> C
                 record = parse_record(line)
                 annotated, article = annotate_record(record)
                 clusterer.add(article.id, story_text(article))
+                members[article.id] = StoryMember(article.id, first_seen(article.published_at, article.crawled_at))
             except (BadRecord, ValueError) as exc:
                 counts["errors"] += 1
                 annotated = {"line": number, "annotate_error": str(exc), "input": line.rstrip("\n")}
@@ -102,7 +105,7 @@ def annotate_stream(source: IO[str], sink: IO[str], on_record=lambda: None) -> C
                     counts[f"agency:{annotated['attribution']['agency_id']}"] += 1
             spool.write(json.dumps(annotated, ensure_ascii=False) + "\n")
             on_record()
-        clusters = clusterer.clusters()
+        clusters = name_stories(clusterer.clusters(), members).clusters  # named as `process` names them
         counts["story_clusters"] = len(set(clusters.values()))
         spool.seek(0)
         for line in spool:

@@ -19,6 +19,7 @@ from kernel.agencies import Agency, load_agencies, synonym_groups
 from kernel.records import Article, RecordStatus
 from kernel.settings import Settings
 from pipelines.arabic import analyzer_char_mappings, fold_letters
+from pipelines.stories import representative
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -59,9 +60,8 @@ def article_document(article: Article) -> dict[str, Any]:
         "cited_agencies": article.cited_agencies,
         "removed_trailers": article.removed_trailers,
         "story_cluster": article.story_cluster,
-        # A cluster is named after its earliest-sorting member id: that member stands for the story
-        # in Kibana's one-article-per-story view (and an article alone is its own story).
-        "story_representative": article.story_cluster in (None, article.id),
+        # The member a story is named after stands for it in Kibana's one-article-per-story view.
+        "story_representative": representative(article.story_cluster, article.id),
         "content_hash": article.content_hash,
         "status": article.status.value,
         "warnings": article.warnings,

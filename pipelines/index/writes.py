@@ -1,4 +1,5 @@
-"""Writing documents: bulk indexing by id, and copying one index version into the next.
+"""Writing documents: bulk indexing and partial updates by id, reading stored documents back, and
+copying one index version into the next.
 
 Bulk writes go through the client's own ``streaming_bulk`` (chunks by count and by bytes, 429
 back-off), with the client's transport retrying 5xx answers and timeouts. Every document ends
@@ -83,9 +84,13 @@ class DocumentWrites:
 
     def bulk_upsert(self, articles: Iterable[Article], index: str | None = None) -> BulkResult:
         """Index articles by id (indexing again replaces, never duplicates); error records are skipped."""
+        return self._write(_actions(articles, index or self.settings.write_alias))
+
+    def _write(self, actions: Iterable[dict]) -> BulkResult:
+        """Send bulk actions with the client's helper and sort each outcome (see the module docstring)."""
         result = BulkResult()
         outcomes = self._transport.streaming_bulk(
-            _actions(articles, index or self.settings.write_alias), chunk_size=self.settings.bulk_chunk_size,
+            actions, chunk_size=self.settings.bulk_chunk_size,
             max_chunk_bytes=BULK_MAX_BYTES, raise_on_error=False, raise_on_exception=False, **BULK_RETRIES)
         for ok, item in outcomes:
             outcome = next(iter(item.values()))
@@ -96,6 +101,25 @@ class DocumentWrites:
             failures = result.retryable if is_retryable(outcome.get("status"), error) else result.rejected
             failures[str(outcome.get("_id"))] = _reason(error)
         return result
+
+    def stored_documents(self, query: dict[str, Any], fields: list[str], index: str | None = None,
+                         page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """The `fields` of every document matching `query`, page by page (``search_after`` on the
+        id), through the same request path as every other call, so one client serves both majors."""
+        body: dict[str, Any] = {"query": query, "_source": fields, "size": page_size, "sort": [{"id": "asc"}],
+                                "track_total_hits": False}
+        while True:
+            hits = self.request("POST", f"/{index or self.settings.write_alias}/_search", body)["hits"]["hits"]
+            yield from (hit["_source"] for hit in hits)
+            if len(hits) < page_size:
+                return
+            body["search_after"] = hits[-1]["sort"]
+
+    def update_fields(self, fields_by_id: dict[str, dict[str, Any]], index: str | None = None) -> BulkResult:
+        """Partial updates by id: the given fields change, the rest of each document stays."""
+        target = index or self.settings.write_alias
+        return self._write({"_op_type": "update", "_index": target, "_id": doc_id, "doc": doc}
+                           for doc_id, doc in fields_by_id.items())
 
     def copy_documents(self, source: str, target: str) -> int:
         """Copy every document of ``source`` into ``target``; returns how many.

@@ -1,0 +1,136 @@
+"""Story clusters that persist across nights: tonight's articles join the stories already indexed.
+
+A batch is clustered together with the articles the index already holds from the days around it
+(``story_window_days`` either side), with the same clusterer as ever
+(:func:`pipelines.dedup.assign_story_clusters`). Each group is then named:
+
+- after the earliest story name it meets: a stored member's cluster, or a member's own id, ordered
+  by when the named article was first seen (published, else crawled, then id). A stored name whose
+  article is not in the window is older than the window, hence the earliest. So a story republished
+  on a later night keeps the name it has, and an article alone is its own story;
+- a group that meets two or more stored names merges those stories: the later names move to the
+  earliest, and every stored member of the later stories is renamed, in the window or not.
+
+Stored stories never split here: a stored member keeps at least its own story's name. Only
+reprocessing an article (which then is in the batch, not among the stored) recomputes its story.
+
+Pure functions: the engine I/O (reading the window, renaming members) is the caller's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from kernel.dates import parse_iso_datetime
+from pipelines.dedup import assign_story_clusters
+
+STORED_FIELDS = ["id", "title", "body", "published_at", "crawled_at", "story_cluster"]
+"""What the window query reads of each stored article."""
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """What naming a story needs to know of one article (its text goes to the clusterer only)."""
+
+    id: str
+    first_seen: datetime | None
+    stored_cluster: str | None = None
+    """The cluster the index holds for a stored article; None for an article of the batch."""
+
+
+@dataclass
+class StoryAssignment:
+    clusters: dict[str, str] = field(default_factory=dict)
+    """Every member id (batch and stored) -> its story cluster."""
+    moved: dict[str, str] = field(default_factory=dict)
+    """Stored member id -> its new cluster, where that changed."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Stored cluster name that changed -> the story's name now (its members outside the window
+    are renamed through this)."""
+    merges: int = 0
+    """Groups that met two or more stored stories, now one."""
+
+
+def first_seen(published_at: datetime | None, crawled_at: datetime | None) -> datetime | None:
+    return published_at or crawled_at
+
+
+def window_bounds(batch: Iterable[StoryMember], days: int) -> tuple[datetime, datetime] | None:
+    """The span of first-seen times the stored articles are read from; None without dated members."""
+    seen = [member.first_seen for member in batch if member.first_seen is not None]
+    if not seen:
+        return None
+    return min(seen) - timedelta(days=days), max(seen) + timedelta(days=days)
+
+
+def window_query(since: datetime, until: datetime) -> dict[str, Any]:
+    """Stored articles first seen between `since` and `until` (published, else crawled)."""
+    span = {"gte": since.isoformat(), "lte": until.isoformat()}
+    return {"bool": {"minimum_should_match": 1, "should": [
+        {"range": {"published_at": span}},
+        {"bool": {"must_not": [{"exists": {"field": "published_at"}}], "filter": [{"range": {"crawled_at": span}}]}},
+    ]}}
+
+
+def stored_member(source: dict[str, Any]) -> tuple[StoryMember, str]:
+    """A stored article (the window query's fields) as a member, and its clustering text."""
+    member = StoryMember(
+        id=source["id"],
+        first_seen=first_seen(_date(source.get("published_at")), _date(source.get("crawled_at"))),
+        stored_cluster=source.get("story_cluster") or source["id"],
+    )
+    return member, f"{source.get('title') or ''}\n{source.get('body') or ''}"
+
+
+def _date(value: str | None) -> datetime | None:
+    return parse_iso_datetime(value) if value else None
+
+
+def _seniority(first: datetime | None, name: str) -> tuple:
+    """Sort key of a story name: the earliest first; undated after dated; then by id."""
+    return (first is None, first.timestamp() if first else 0.0, name)
+
+
+def assign_stories(texts: Iterable[tuple[str, str]], members: dict[str, StoryMember]) -> StoryAssignment:
+    """Cluster (id, text) of the batch and the stored window together and name each story.
+
+    `members` holds every id that `texts` yields, with when it was first seen and, for stored
+    articles, their stored cluster."""
+    return name_stories(assign_story_clusters(texts), members)
+
+
+def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> StoryAssignment:
+    """Name the clusterer's groups (member id -> any group key; absent: alone) as the module says."""
+    grouped: dict[str, list[StoryMember]] = defaultdict(list)
+    for member in members.values():
+        grouped[groups.get(member.id, member.id)].append(member)
+
+    assignment = StoryAssignment()
+    for group in grouped.values():
+        stored_names = {m.stored_cluster for m in group if m.stored_cluster is not None}
+        candidates = stored_names | {m.id for m in group if m.stored_cluster is None}
+        name = min(candidates, key=lambda candidate: _seniority_of(candidate, members, stored_names))
+        assignment.merges += len(stored_names) > 1
+        for loser in sorted(stored_names - {name}):
+            assignment.renamed[loser] = name
+        for member in group:
+            assignment.clusters[member.id] = name
+            if member.stored_cluster is not None and member.stored_cluster != name:
+                assignment.moved[member.id] = name
+    return assignment
+
+
+def _seniority_of(candidate: str, members: dict[str, StoryMember], stored_names: set[str]) -> tuple:
+    if candidate in members:
+        return _seniority(members[candidate].first_seen, candidate)
+    # A stored name whose article is outside the window: older than everything in it.
+    return (False, float("-inf"), candidate) if candidate in stored_names else _seniority(None, candidate)
+
+
+def representative(cluster: str | None, article_id: str) -> bool:
+    """The member a story is named after stands for it (an article alone is its own story)."""
+    return cluster in (None, article_id)
