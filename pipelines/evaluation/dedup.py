@@ -39,6 +39,7 @@ from pipelines.evaluation import (
 )
 from pipelines.stages import analyse_page, story_text, text_page
 
+SPLITS = ("handwritten", "tune", "heldout", "seen")
 PAIRS = LABELS_DIR / "dedup_pairs.jsonl"
 TEXTS = LABELS_DIR / "dedup_texts.jsonl"
 
