@@ -2,17 +2,24 @@
 
 Exact duplicates share :func:`content_hash`, computed over text normalised so that trivially
 re-typed copies (another hamza or yaa form, diacritics, punctuation, spacing, digits) match.
-Near duplicates (a paper trims a paragraph or rewrites the dateline) are found in two steps:
+Near duplicates (a paper trims a paragraph, rewrites the dateline or rewords the lead) are found
+in two steps:
 
-1. MinHash signatures over word shingles and LSH propose candidate pairs whose estimated
-   Jaccard similarity reaches ``CANDIDATE_THRESHOLD``. Words lose their clitic prefixes
-   (و, ال, بال, لل, ...) first, so "وأكد الوزير" and "أكد وزير" share shingles.
+1. MinHash signatures over the set of a text's words and LSH propose candidate pairs whose
+   estimated word-set Jaccard similarity reaches ``CANDIDATE_THRESHOLD``. Words are lightly
+   stemmed first (a leading conjunction, preposition or article and one inflection suffix
+   dropped), so "وأعلن المسؤولون" and "أعلن المسؤولين" share words. Word sets rather than word
+   shingles, because a rewritten copy keeps the story's words but few of its word sequences.
 2. Each candidate pair is confirmed on the words only a few texts of the batch use (names,
-   places, figures). Wording shared by many texts (the template of a royal congratulation
-   cable, of an execution statement, of a relief-flight report) then counts for little and the
-   names that differ count for much, so templated cables about different countries stay apart,
-   while a copy that keeps the story's names but rewords the rest is kept together. The
-   rarest words of at least one of the two leads (who, where) must also appear in the other.
+   places, figures), each weighing 1 / the number of texts that use it. Wording shared by many
+   texts (the template of a royal congratulation cable, of an execution statement, of a relief-
+   flight report) then counts for little and the names that differ count for much, so templated
+   cables about different countries stay apart. A word no other text of the batch uses weighs
+   nothing: it can be shared with no text, and a copy's own rewording must not count against it.
+   A pair is one story when the rarest words of one lead (who, where: the title and first
+   words) are found in the other text, and then either the two leads largely agree and most
+   of the lighter text's rare words are found in the other, or the rare words agree almost
+   entirely (a copy whose lead was rewritten).
 
 Word rarity is the document frequency in the batch, known only once the batch is complete, so
 candidates are confirmed in :meth:`StoryClusterer.clusters`. Confirmed pairs are then grouped
@@ -23,14 +30,10 @@ gives the same ids whatever order it arrives in. Memory per record stays small: 
 signature, its LSH entries and sorted arrays of 32-bit word hashes (at most ``PROFILE_WORDS``
 plus the lead), never the text.
 
-Measured with ``newswire eval-dedup`` (pairwise, labelled pairs, before -> after this check):
-tuning pairs precision 0.89 -> 0.97, recall 0.62 -> 0.74; held-out pairs precision
-0.94 -> 1.00, recall 0.72 -> 0.77; corpus audit pairs precision 0.91 -> 0.91, recall
-0.75 -> 0.87. The held-out figures were seen while the lead check and the grouping were
-designed, so they are less tuned than the tuning pairs, not untouched. Rarity needs a batch:
-with only a handful of texts every word is rare and the check mostly repeats step 1; templated
-cables copied by many papers on one day can still pass it, because their names are then about
-as frequent as their template.
+Rarity needs a batch: with only a handful of texts every word is rare and the check mostly
+repeats step 1; templated texts copied by many papers on one day can still pass it, because
+their names are then about as frequent as their template. How well the rules do is printed by
+``newswire eval-dedup`` (tuning and held-out pairs) and quoted, dated, in the README.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from pipelines.arabic import LETTER_VARIANTS
@@ -51,23 +55,29 @@ if TYPE_CHECKING:
     from datasketch import LeanMinHash
 
 NUM_PERM = 128
-SHINGLE_WORDS = 3
-CANDIDATE_THRESHOLD = 0.3
-"""Estimated Jaccard similarity of shingle sets from which a pair is checked on its rare words."""
-LSH_THRESHOLD = 0.3
+CANDIDATE_THRESHOLD = 0.25
+"""Estimated Jaccard similarity of two texts' word sets from which a pair is checked on its rare
+words."""
+LSH_THRESHOLD = 0.2
 """LSH candidate threshold: LSH misses some pairs just above its own threshold, and every
 candidate is checked against the estimated Jaccard anyway."""
-RARE_WORD_AGREEMENT = 0.6
-"""Share of the pair's rare-word weight (each word weighs 1 / its document frequency in the
-batch) found in both texts, at or above which a candidate pair is one story."""
-RARE_WORD_CONTAINMENT = 0.85
-"""Share of the shorter text's rare-word weight found in the other text, at or above which a
-candidate pair is one story too: a copy that keeps only the first paragraphs."""
-MIN_LENGTH_RATIO = 0.5
-"""Containment counts only between texts whose distinct-word counts are within this ratio."""
-MIN_SHINGLES = 5
-"""Texts with fewer shingles (under seven words) stay alone, even when equal: an empty body or a
-caption such as "صور" says nothing about which story a record tells."""
+LEAD_OVERLAP = 0.55
+"""Jaccard similarity of the two leads' word sets from which the leads agree."""
+LEAD_RARE_CONTAINMENT = 0.5
+"""Share of the lighter text's rare-word weight (each word weighs 1 / its document frequency in
+the batch) found in the other text, from which two texts whose leads agree are one story."""
+RARE_WORD_AGREEMENT = 0.7
+"""Share of the pair's rare-word weight found in both texts, from which a pair is one story
+whatever its leads say."""
+RARE_WORD_CONTAINMENT = 0.9
+"""Share of the lighter text's rare-word weight found in the other, from which a pair is one
+story too: a trimmed copy with a rewritten lead."""
+MIN_LENGTH_RATIO = 0.3
+"""That containment counts only between texts whose distinct-word counts are within this ratio:
+a round-up of several stories contains a short one without being it."""
+MIN_WORDS = 7
+"""Texts with fewer distinct words stay alone, even when equal: an empty body or a caption such
+as "صور" says nothing about which story a record tells."""
 PROFILE_WORDS = 1024
 """At most this many distinct words per text are kept for the rare-word check (4 bytes each)."""
 LEAD_WORDS = 40
@@ -101,41 +111,47 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalize_for_matching(text).encode("utf-8")).hexdigest()
 
 
-_CLITICS = ("وال", "بال", "فال", "كال", "لل", "ال")
+# Longest first; after normalisation taa marbuta is ه and alef maqsura is ي.
+_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
+_SUFFIXES = ("ات", "ون", "ين", "ان", "ها", "هم", "يه", "ه", "ي")
+_STEM_LETTERS = 3
 
 
+@lru_cache(maxsize=1 << 15)  # news repeats its words: a small cache spares most of the stemming
 def _stem(word: str) -> str:
-    """Drop a leading conjunction or article, keeping at least two letters."""
-    for prefix in _CLITICS:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
-            return word[len(prefix):]
-    return word[1:] if word.startswith("و") and len(word) > 3 else word
+    """Drop one leading conjunction, preposition or article and one inflection suffix (plural,
+    dual, feminine, possessive), keeping at least three letters: a light stem, so that a copy
+    that says "بالمدينة" or "المسؤولين" where another says "المدينة" or "مسؤولون" shares those
+    words. Broken plurals and a word's own leading و (وزير) are beyond it."""
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= _STEM_LETTERS:
+            word = word[len(prefix):]
+            break
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _STEM_LETTERS:
+            return word[:-len(suffix)]
+    return word
 
 
 def _words(text: str) -> list[str]:
     return [_stem(word) for word in normalize_for_matching(text).split()]
 
 
-def _shingles(words: list[str]) -> set[bytes]:
-    return {" ".join(words[i:i + SHINGLE_WORDS]).encode("utf-8")
-            for i in range(max(len(words) - SHINGLE_WORDS + 1, 0))}
-
-
 def _signature(words: list[str]) -> LeanMinHash | None:
-    shingles = _shingles(words)
-    if len(shingles) < MIN_SHINGLES:
+    distinct = {word.encode("utf-8") for word in words}
+    if len(distinct) < MIN_WORDS:
         return None
     # datasketch is imported where it is used: it pulls in numpy and scipy, which commands that
     # only need content_hash (everything importing the stage sequence, ``newswire search``) skip.
     from datasketch import LeanMinHash, MinHash
 
     minhash = MinHash(num_perm=NUM_PERM)
-    minhash.update_batch(list(shingles))
+    minhash.update_batch(list(distinct))
     return LeanMinHash(minhash)
 
 
 def minhash_signature(text: str) -> LeanMinHash | None:
-    """Compact MinHash of the text's word shingles; None when the text is too short to compare."""
+    """Compact MinHash of the text's (stemmed) word set; None when the text is too short to compare."""
     return _signature(_words(text))
 
 
@@ -163,13 +179,15 @@ class PairEvidence:
 
     rare_jaccard: float
     """Weight of the words both texts use over the weight of all their words, each word
-    weighing 1 / its document frequency in the batch."""
+    weighing 1 / its document frequency in the batch (nothing when no other text uses it)."""
     rare_containment: float
     """Weight of the lighter text's words found in the other, over its own weight."""
     length_ratio: float
     """Distinct words of the shorter text over those of the longer one."""
     lead_agreement: float
     """Share of one lead's rarest words found in the other text, the better of the two."""
+    lead_overlap: float
+    """Jaccard similarity of the two leads' word sets."""
 
 
 def _rarest(lead: array, document_frequency: Counter) -> list[int]:
@@ -184,7 +202,7 @@ def pair_evidence(a: WordProfile, b: WordProfile, document_frequency: Counter) -
     """Compare two word profiles: names and figures of a story weigh much, words that every
     templated text of the batch repeats weigh little."""
     def weight(words) -> float:
-        return sum(1 / document_frequency[word] for word in words)
+        return sum(1 / frequency for frequency in map(document_frequency.__getitem__, words) if frequency > 1)
 
     words_a, words_b = set(a.words), set(b.words)
     shared = weight(words_a & words_b)
@@ -197,15 +215,19 @@ def pair_evidence(a: WordProfile, b: WordProfile, document_frequency: Counter) -
         length_ratio=min(len(words_a), len(words_b)) / max(len(words_a), len(words_b), 1),
         lead_agreement=max(_found_share(_rarest(a.lead, document_frequency), words_b),
                            _found_share(_rarest(b.lead, document_frequency), words_a)),
+        lead_overlap=len(set(a.lead) & set(b.lead)) / max(len(set(a.lead) | set(b.lead)), 1),
     )
 
 
 def is_same_story(evidence: PairEvidence) -> bool:
-    """The rarest words of one lead found in the other text, and then: most rare words shared,
-    or the shorter text's rare words almost all found in a text at most twice as long (a trimmed
-    copy; a round-up of several stories is longer than that)."""
+    """The rarest words of one lead found in the other text, and then: leads that largely agree
+    and most of the lighter text's rare words found in the other; or the rare words agreeing
+    almost entirely whatever the leads say (a rewritten lead over the same story, or a trimmed
+    copy of it that is not a round-up many times its length)."""
     if evidence.lead_agreement < LEAD_AGREEMENT:
         return False
+    if evidence.lead_overlap >= LEAD_OVERLAP and evidence.rare_containment >= LEAD_RARE_CONTAINMENT:
+        return True
     return evidence.rare_jaccard >= RARE_WORD_AGREEMENT or (
         evidence.rare_containment >= RARE_WORD_CONTAINMENT and evidence.length_ratio >= MIN_LENGTH_RATIO)
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from pathlib import Path
+from collections import Counter
 
 import pytest
 
 from pipelines.dedup import (
+    CANDIDATE_THRESHOLD,
     PROFILE_WORDS,
     StoryClusterer,
     assign_story_clusters,
     content_hash,
     minhash_signature,
     normalize_for_matching,
+    pair_evidence,
     story_groups,
     word_profile,
 )
@@ -84,10 +86,29 @@ def test_duplicate_id_in_one_batch_is_refused():
         clusterer.add("x", TEXTS["h2a"])
 
 
-def test_similarity_of_an_edited_copy_is_high_and_of_a_templated_other_story_low():
+def test_similarity_of_an_edited_copy_is_high_and_a_templated_other_story_only_a_candidate():
     original, edited, other = (minhash_signature(TEXTS[key]) for key in ("h1a", "h1c", "h1d"))
     assert original.jaccard(edited) >= 0.5
-    assert original.jaccard(other) < 0.3
+    # The template's words make the other story a candidate; its rare words keep it apart.
+    assert original.jaccard(other) >= CANDIDATE_THRESHOLD
+    clusters = assign_story_clusters([(key, TEXTS[key]) for key in ("h1a", "h1c", "h1d", "h2a", "h3a")])
+    assert clusters["h1c"] == "h1a" and clusters["h1d"] == "h1d"
+
+
+def test_prefixed_and_inflected_forms_share_their_stem():
+    plain = minhash_signature("أعلن المسؤولون المدينة عن جوائز الطلاب المتفوقين اليوم")
+    inflected = minhash_signature("وأعلن المسؤولين بالمدينة عن جوائز للطلاب المتفوقون اليوم")
+    assert plain.jaccard(inflected) == 1.0
+
+
+def test_words_no_other_text_uses_weigh_nothing():
+    a, b = word_profile(["وزير", "سفير", "تعاون", "ودي"]), word_profile(["وزير", "سفير", "تعاون", "حار"])
+    frequency = Counter([*a.words, *b.words])
+    evidence = pair_evidence(a, b, frequency)
+    assert evidence.rare_jaccard == evidence.rare_containment == 1.0
+    # A third text using one of them makes that word count: the two texts differ on it.
+    frequency.update(word_profile(["ودي"]).words)
+    assert pair_evidence(a, b, frequency).rare_jaccard == pytest.approx(1.5 / 2.0)
 
 
 CABLE = ("بعث خادم الحرمين الشريفين الملك سلمان بن عبدالعزيز آل سعود برقية تهنئة لفخامة الرئيس {name} رئيس "
@@ -110,7 +131,7 @@ def test_templated_cable_to_another_country_is_another_story():
     clusters = assign_story_clusters([*cables(), *unrelated])
     assert {k: v for k, v in clusters.items() if k.startswith("cable")} == {
         "cable-x1": "cable-x1", "cable-x2": "cable-x1", "cable-x3": "cable-x1", "cable-y": "cable-y"}
-    # The shingles alone would have merged it: the template is most of the text.
+    # The word sets alone would have merged it: the template is most of the text.
     signatures = {doc_id: minhash_signature(text) for doc_id, text in cables()}
     assert signatures["cable-y"].jaccard(signatures["cable-x1"]) >= 0.5
 
@@ -150,30 +171,16 @@ def test_word_profile_is_bounded_and_keeps_no_text():
 def test_dedup_labels_reference_the_corpus_without_copying_it():
     rows = [json.loads(line) for line in dedup_evaluation.PAIRS.read_text("utf-8").splitlines()]
     assert all(row["provenance"] for row in rows)
-    assert len({row["pair_id"] for row in rows}) == len(rows) == 196
+    assert len({row["pair_id"] for row in rows}) == len(rows) == 505
     corpus = [ref for row in rows for ref in (row["a"], row["b"]) if "dataset" in ref]
     assert corpus and all(set(ref) == {"dataset", "line"} for ref in corpus)
     by_split = {split: [row["same_story"] for row in rows if row["split"] == split]
-                for split in ("handwritten", "tune", "heldout", "audit")}
+                for split in ("handwritten", "tune", "heldout", "seen")}
     assert {split: (sum(labels), len(labels) - sum(labels)) for split, labels in by_split.items()} == {
-        "handwritten": (5, 6), "tune": (39, 18), "heldout": (43, 5), "audit": (68, 12)}
+        "handwritten": (5, 6), "tune": (105, 58), "heldout": (102, 107), "seen": (95, 27)}
 
 
 def test_handwritten_pairs_are_grouped_exactly():
     result = dedup_evaluation.run(shared_data=None)
     assert result["pairs"] == 11
     assert (result["precision"], result["recall"]) == (1.0, 1.0)
-
-
-def test_duplicate_grouping_on_the_labelled_corpus_pairs(shared_data: Path):
-    result = dedup_evaluation.run(shared_data)
-    assert result["skipped_pairs"] == 0
-    assert result["pairs"] == 196
-    splits = result["splits"]
-    # Measured 0.9667 / 0.7436 on the pairs the thresholds were chosen on (shingles alone: 0.89 / 0.62),
-    assert splits["tune"]["precision"] >= 0.96 and splits["tune"]["recall"] >= 0.74
-    # 1.0 / 0.7674 on the held-out pairs (shingles alone: 0.94 / 0.72),
-    assert splits["heldout"]["precision"] == 1.0 and splits["heldout"]["recall"] >= 0.76
-    # 0.9077 / 0.8676 on the audit of corpus merges (shingles alone: 0.91 / 0.75).
-    assert splits["audit"]["precision"] >= 0.9 and splits["audit"]["recall"] >= 0.86
-    assert splits["handwritten"]["precision"] == splits["handwritten"]["recall"] == 1.0

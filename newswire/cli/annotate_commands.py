@@ -186,14 +186,15 @@ def eval_dedup(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> None
     if as_json:
         print_json(result)
         return
-    splits = result["splits"]
-    table = Table(title=f"story clustering on labelled pairs ({result['skipped_pairs']} skipped)")
+    splits = {name: result["splits"][name] for name in dedup_evaluation.SPLITS if name in result["splits"]}
+    table = Table(title=f"story clustering on labelled pairs ({result['skipped_pairs']} skipped): "
+                        "rules chosen on tune, judged on heldout")
     table.add_column("")
-    for name in [*splits, "overall"]:
+    for name in splits:
         table.add_column(name, justify="right")
     for key in ("pairs", "same_story_pairs", "true_positives", "false_positives", "false_negatives",
                 "precision", "recall", "f1"):
-        table.add_row(key.replace("_", " "), *(str(scores[key]) for scores in [*splits.values(), result]))
+        table.add_row(key.replace("_", " "), *(str(scores[key]) for scores in splits.values()))
     console.print(table)
     for error in result["errors"]:
         kind = "split" if error["same_story"] else "merged"

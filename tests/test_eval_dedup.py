@@ -1,0 +1,78 @@
+"""eval-dedup on the labelled pairs: the production input, the split rule, and the held-out goal."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newswire.cli import app
+from pipelines.evaluation import SAUDINEWSNET
+from pipelines.evaluation import dedup as dedup_evaluation
+from pipelines.evaluation.dedup import Document, production_story_texts
+
+HELDOUT_OUTLETS = {"3alyoum", "aljazirah", "alwatan", "arreyadi", "sabq"}
+"""The split rule in the labels' provenance: held-out pairs are these outlets in August 2015,
+tuning pairs the other outlets in July 2015."""
+
+
+@pytest.fixture(scope="module")
+def result(shared_data: Path) -> dict:
+    return dedup_evaluation.run(shared_data)
+
+
+def test_clustered_text_is_the_title_and_the_cleaned_body():
+    body = "أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في المدينة بسعة مئتي سرير لخدمة السكان."
+    [(key, text)] = production_story_texts({"k": Document("افتتاح مستشفى جديد", f"{body}\n\n\n")})
+    assert (key, text) == ("k", f"افتتاح مستشفى جديد\n{body}")
+
+
+def test_command_prints_each_split_and_skips_absent_corpus_texts(tmp_path: Path):
+    printed = CliRunner().invoke(app, ["eval-dedup", "--shared-data", str(tmp_path)])
+    assert printed.exit_code == 0 and "494 skipped" in printed.output
+    as_json = json.loads(CliRunner().invoke(app, ["eval-dedup", "--json", "--shared-data", str(tmp_path)]).output)
+    assert (as_json["skipped_pairs"], list(as_json["splits"])) == (494, ["handwritten"])
+    assert as_json["splits"]["handwritten"]["true_positives"] == 5
+
+
+def test_every_labelled_pair_is_scored(result):
+    assert result["skipped_pairs"] == 0 and result["pairs"] == 505
+    assert {split: scores["pairs"] for split, scores in result["splits"].items()} == {
+        "handwritten": 11, "heldout": 209, "seen": 122, "tune": 163}
+
+
+def test_heldout_and_tuning_pairs_come_from_other_outlets_and_days(shared_data: Path):
+    pairs = [row for row in map(json.loads, dedup_evaluation.PAIRS.read_text("utf-8").splitlines())
+             if row["split"] in ("tune", "heldout")]
+    lines = {ref["line"] for row in pairs for ref in (row["a"], row["b"])}
+    with gzip.open(shared_data / SAUDINEWSNET, "rt", encoding="utf-8") as handle:
+        articles = {n: json.loads(line) for n, line in enumerate(handle, start=1) if n in lines}
+
+    def side(line: int) -> str:
+        article = articles[line]
+        heldout = (article["source"] in HELDOUT_OUTLETS, article["date_extracted"].startswith("2015-08"))
+        return {(True, True): "heldout", (False, False): "tune"}.get(heldout, "neither")
+
+    assert {row["pair_id"]: {side(row["a"]["line"]), side(row["b"]["line"])} for row in pairs} == {
+        row["pair_id"]: {row["split"]} for row in pairs}
+
+
+def test_tuning_pairs_reach_the_goal(result):
+    tune = result["splits"]["tune"]
+    assert tune["same_story_pairs"] == 105
+    assert tune["precision"] >= 0.95 and tune["recall"] >= 0.85
+
+
+def test_heldout_pairs_hold_their_measured_level(result):
+    heldout = result["splits"]["heldout"]
+    assert heldout["same_story_pairs"] == 102
+    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.80
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out recall is below 0.85 (README, 2026-12-02)")
+def test_heldout_pairs_reach_the_goal(result):
+    heldout = result["splits"]["heldout"]
+    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.85
