@@ -1,5 +1,7 @@
-"""`newswire engine start|stop|status`: the local Elasticsearch (or OpenSearch) node for the demo and the tests,
-or a local Elasticsearch cluster of several nodes (`start --nodes 3`; stop and status then cover every member)."""
+"""`newswire engine start|stop|status`: the local Elasticsearch (or OpenSearch) node for the demo and the tests.
+
+`start --nodes 3` runs a local Elasticsearch cluster instead; stop and status then cover every member.
+"""
 
 from __future__ import annotations
 
