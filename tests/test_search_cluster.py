@@ -12,6 +12,7 @@ timings (``-s``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -23,10 +24,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 from warc_builder import FakePage, demo_site_pages, write_warc
 
 from kernel.records import article_id
 from kernel.settings import Settings, get_settings
+from newswire.cli import app
 from pipelines import local_engine
 from pipelines.batch import process_archive
 from pipelines.index import SearchEngine, index_template_body
@@ -175,12 +178,14 @@ def outage(cluster_settings) -> dict:
     figures["shards_after"] = engine.request("GET", f"/_cat/shards/{index}",
                                              params={"format": "json", "h": "shard,prirep,node,state"})
     figures["ids_after"] = _all_ids(engine)
+    figures["rss_mb_after"] = {name: _rss_mb(local_engine.status(member).pid) for name, member in members.items()}
     print(f"\ncluster of {NODES}: started in {figures['start_seconds']:.1f} s, RSS per node (MB) "
           f"{figures['rss_mb']}; {len(figures['archived_ids'])} documents indexed in "
           f"{figures['indexing_seconds']:.1f} s with {killed['node']} (pid {killed['pid']}, "
           f"{killed['primaries']} primaries) killed after {killed['sent_before_kill']} sent; "
           f"{len(figures['searches_during_outage'])} searches during the outage; restarted member rejoined in "
-          f"{figures['rejoin_seconds']:.1f} s, cluster green {figures['green_seconds']:.1f} s after the restart")
+          f"{figures['rejoin_seconds']:.1f} s, cluster green {figures['green_seconds']:.1f} s after the restart; "
+          f"RSS per node (MB) then {figures['rss_mb_after']}")
     return figures
 
 
@@ -242,3 +247,28 @@ def test_index_template_takes_the_configured_shards_and_replicas():
     configured = index_template_body(get_settings(index_shards=3, index_replicas=1))["template"]["settings"]
     assert (configured["number_of_shards"], configured["number_of_replicas"]) == (3, 1)
     assert configured["analysis"] == default["analysis"]
+
+
+@pytest.mark.cluster
+def test_engine_status_shows_every_member_and_the_cluster_health(outage, cluster_settings, monkeypatch):
+    monkeypatch.setenv("NEWSWIRE_ENGINE_PORT", str(CLUSTER_PORT))
+    monkeypatch.setenv("NEWSWIRE_ENGINE_FLAVOUR", "elasticsearch")
+    monkeypatch.setenv("NEWSWIRE_ENGINE_HOME", str(cluster_settings.local_engine_home))
+    result = CliRunner().invoke(app, ["engine", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    reported = json.loads(result.output)
+    assert [node["url"] for node in reported["nodes"]] == [f"http://127.0.0.1:{CLUSTER_PORT + n}" for n in range(NODES)]
+    assert [node["pid"] for node in reported["nodes"]] == [
+        local_engine.status(member).pid for member in local_engine.cluster_members(cluster_settings)]
+    assert (reported["health"]["status"], reported["health"]["number_of_nodes"]) == ("green", NODES)
+    text = CliRunner().invoke(app, ["engine", "status"]).output
+    assert f"green, {NODES} of {NODES} nodes" in text and text.count("Elasticsearch 9.5.3") == NODES
+
+
+def test_a_cluster_of_the_opensearch_flavour_is_refused_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSWIRE_ENGINE_FLAVOUR", "opensearch")
+    monkeypatch.setenv("NEWSWIRE_ENGINE_HOME", str(tmp_path))
+    result = CliRunner().invoke(app, ["engine", "start", "--nodes", "3"])
+    assert result.exit_code == 1
+    assert result.output == "a local cluster runs the elasticsearch flavour, not opensearch\n"
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing recorded
