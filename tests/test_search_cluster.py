@@ -169,21 +169,29 @@ def outage(cluster_settings) -> dict:
         "wait_for_status": "green", "wait_for_nodes": str(NODES), "wait_for_no_relocating_shards": "true",
         "timeout": "180s"})
     figures["green_seconds"] = time.monotonic() - restarted
-    figures["outage_seconds"] = time.monotonic() - killed["at"]
+    figures["outage_seconds"] = restarted - killed["at"]
+    # Green may come before the member holds shards again: after a minute away its replicas were
+    # rebuilt on the other two, and the rebalance onto it follows.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        figures["shards_after"] = engine.request("GET", f"/_cat/shards/{index}",
+                                                 params={"format": "json", "h": "shard,prirep,node,state"})
+        if any(shard["node"] == killed["node"] and shard["state"] == "STARTED" for shard in figures["shards_after"]):
+            break
+        time.sleep(1)
     searcher.stopping.set()
     searcher.join(timeout=30)
     figures["searches_during_outage"] = [a for a in searcher.answers if killed["at"] <= a["at"] < restarted]
     figures["searches"] = searcher.answers
     figures["rejoined_pid"] = local_engine.status(member).pid
-    figures["shards_after"] = engine.request("GET", f"/_cat/shards/{index}",
-                                             params={"format": "json", "h": "shard,prirep,node,state"})
     figures["ids_after"] = _all_ids(engine)
     figures["rss_mb_after"] = {name: _rss_mb(local_engine.status(member).pid) for name, member in members.items()}
     print(f"\ncluster of {NODES}: started in {figures['start_seconds']:.1f} s, RSS per node (MB) "
           f"{figures['rss_mb']}; {len(figures['archived_ids'])} documents indexed in "
           f"{figures['indexing_seconds']:.1f} s with {killed['node']} (pid {killed['pid']}, "
           f"{killed['primaries']} primaries) killed after {killed['sent_before_kill']} sent; "
-          f"{len(figures['searches_during_outage'])} searches during the outage; restarted member rejoined in "
+          f"{len(figures['searches_during_outage'])} searches during the {figures['outage_seconds']:.0f} s outage; "
+          f"restarted member rejoined in "
           f"{figures['rejoin_seconds']:.1f} s, cluster green {figures['green_seconds']:.1f} s after the restart; "
           f"RSS per node (MB) then {figures['rss_mb_after']}")
     return figures
