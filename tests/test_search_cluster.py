@@ -164,12 +164,13 @@ def outage(cluster_settings) -> dict:
 
     restarted = time.monotonic()
     local_engine.start_cluster(settings, NODES)
-    figures["rejoin_seconds"] = time.monotonic() - restarted
+    rejoined = time.monotonic()
+    figures["rejoin_seconds"] = rejoined - restarted
     figures["green"] = engine.request("GET", "/_cluster/health", params={
         "wait_for_status": "green", "wait_for_nodes": str(NODES), "wait_for_no_relocating_shards": "true",
         "timeout": "180s"})
     figures["green_seconds"] = time.monotonic() - restarted
-    figures["outage_seconds"] = restarted - killed["at"]
+    figures["outage_seconds"] = rejoined - killed["at"]
     # Green may come before the member holds shards again: after a minute away its replicas were
     # rebuilt on the other two, and the rebalance onto it follows.
     deadline = time.monotonic() + 120
@@ -181,7 +182,7 @@ def outage(cluster_settings) -> dict:
         time.sleep(1)
     searcher.stopping.set()
     searcher.join(timeout=30)
-    figures["searches_during_outage"] = [a for a in searcher.answers if killed["at"] <= a["at"] < restarted]
+    figures["searches_during_outage"] = [a for a in searcher.answers if killed["at"] <= a["at"] < rejoined]
     figures["searches"] = searcher.answers
     figures["rejoined_pid"] = local_engine.status(member).pid
     figures["ids_after"] = _all_ids(engine)
