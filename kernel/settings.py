@@ -32,6 +32,14 @@ class Settings(BaseSettings):
         3, ge=0, description="Days either side of a batch whose indexed articles it is clustered with, so a "
                              "story republished on a later night joins its earlier copies (0: the batch alone).")
     bulk_chunk_size: int = Field(500, description="Documents per bulk request.")
+    index_shards: int | None = Field(
+        None, ge=1, description="Primary shards of each new articles index version; default: the template's (1). "
+        "Fixed once an index exists: a new value takes effect with the next version (`newswire reprocess`).",
+    )
+    index_replicas: int | None = Field(
+        None, ge=0, description="Replicas of each primary shard of a new articles index version; default: the "
+        "template's (0, for one node). 1 or more on a cluster, so that losing a node loses no document.",
+    )
 
     # --- storage ---------------------------------------------------------------------
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Root of local state and processed data.")

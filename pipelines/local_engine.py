@@ -14,6 +14,11 @@ file, so they can be stopped by their own pid:
   Java 17, runner 2.19.1.0 is used instead.
 
 The pid and log files are per port (one node per port); the data dir is per flavour and port.
+
+A cluster of the Elasticsearch flavour (:func:`start_cluster`): N JVMs on consecutive HTTP ports
+from ``engine_port`` (transport ports 100 above), each master-eligible with its own data dir, pid
+and log, finding each other by their loopback transport ports as seed hosts. Its member ports are
+recorded next to the pid files, so stopping or asking about the first port covers every member.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class EngineError(RuntimeError):
     pass
 
 
+CLUSTER_FLAVOUR = "elasticsearch"
+TRANSPORT_PORT_OFFSET = 100  # the Java main's transport port is its HTTP port + 100
+
+
 @dataclass(frozen=True)
 class EngineStatus:
     running: bool
@@ -57,6 +66,20 @@ class EngineStatus:
     def as_dict(self) -> dict:
         return {"running": self.running, "healthy": self.healthy, "pid": self.pid,
                 "url": self.url, "flavour": self.flavour, "version": self.version}
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    nodes: list[EngineStatus]
+    health: dict | None
+    """The cluster health answer of the first member that gives one (None when no member does)."""
+
+    @property
+    def healthy(self) -> bool:
+        return self.health is not None and self.health.get("status") in ("green", "yellow")
+
+    def as_dict(self) -> dict:
+        return {"healthy": self.healthy, "health": self.health, "nodes": [node.as_dict() for node in self.nodes]}
 
 
 def _java_major(java_home: Path) -> int | None:
@@ -204,7 +227,7 @@ def status(settings: Settings) -> EngineStatus:
                         flavour=_flavour_of(root) if root else None)
 
 
-def _command(settings: Settings, java_home: Path, jars: Path) -> list[str]:
+def _command(settings: Settings, java_home: Path, jars: Path, node_settings: tuple[str, ...] = ()) -> list[str]:
     java = str(java_home / "bin" / "java")
     jvm = [f"-Xms{settings.engine_heap}", f"-Xmx{settings.engine_heap}", "--enable-native-access=ALL-UNNAMED"]
     if (_java_major(java_home) or 0) >= 19:
@@ -214,9 +237,40 @@ def _command(settings: Settings, java_home: Path, jars: Path) -> list[str]:
         jvm += ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={jars}/classes.jsa"]
     node_dir = str(data_dir(settings))
     if settings.engine_flavour == "elasticsearch":
-        return [java, *jvm, "-cp", f"{jars}/*", ELASTICSEARCH_MAIN, node_dir, str(settings.engine_port)]
+        return [java, *jvm, "-cp", f"{jars}/*", ELASTICSEARCH_MAIN, node_dir, str(settings.engine_port),
+                *node_settings]
     return [java, *jvm, "-cp", f"{jars}/*", str(ENGINE_SOURCES / "opensearch" / "LocalEngine.java"),
             node_dir, str(settings.engine_port)]
+
+
+def _spawn(settings: Settings, java_home: Path, jars: Path, node_settings: tuple[str, ...] = ()) -> None:
+    """The node's JVM in the background, in its own session, its output appended to its log."""
+    settings.local_engine_home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, JAVA_HOME=str(java_home))
+    with open(_log_file(settings), "ab") as log:
+        proc = subprocess.Popen(
+            _command(settings, java_home, jars, node_settings),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )
+    _pid_file(settings).write_text(str(proc.pid))
+
+
+def _log_size(settings: Settings) -> int:
+    log_path = _log_file(settings)
+    return log_path.stat().st_size if log_path.exists() else 0
+
+
+def _log_tail(settings: Settings, offset: int) -> str:
+    with open(_log_file(settings), "rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")[-2000:]
+
+
+def _exited_error(settings: Settings, tail: str) -> EngineError:
+    return EngineError(f"the local {settings.engine_flavour} node on port {settings.engine_port} exited while "
+                       f"starting; if it cannot recover its data dir {data_dir(settings)}, `newswire engine start "
+                       f"--fresh` starts it on a fresh one (discarding that data). Log tail:\n{tail}")
 
 
 def start(settings: Settings, wait_seconds: float = 120, fresh: bool = False) -> EngineStatus:
@@ -234,21 +288,11 @@ def start(settings: Settings, wait_seconds: float = 120, fresh: bool = False) ->
         return current
     java_home = _java_home(settings.engine_flavour)
     jars = fetch_jars(settings)
-    home = settings.local_engine_home
-    home.mkdir(parents=True, exist_ok=True)
-    log_path = _log_file(settings)
     if fresh:
         shutil.rmtree(data_dir(settings), ignore_errors=True)
-    log_offset = log_path.stat().st_size if log_path.exists() else 0
+    log_offset = _log_size(settings)
     if current.pid is None:
-        env = dict(os.environ, JAVA_HOME=str(java_home))
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                _command(settings, java_home, jars),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env=env,
-            )
-        _pid_file(settings).write_text(str(proc.pid))
+        _spawn(settings, java_home, jars)
     url = _local_url(settings)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
@@ -259,24 +303,126 @@ def start(settings: Settings, wait_seconds: float = 120, fresh: bool = False) ->
         if _read_pid(settings) is None:
             break
         time.sleep(0.5)
-    with open(log_path, "rb") as log:
-        log.seek(log_offset)
-        tail = log.read().decode(errors="replace")[-2000:]
+    tail = _log_tail(settings, log_offset)
     if _read_pid(settings) is None and data_dir(settings).exists():
-        raise EngineError(f"the local {settings.engine_flavour} node exited while starting; if it cannot recover "
-                          f"its data dir {data_dir(settings)}, `newswire engine start --fresh` starts it on a "
-                          f"fresh one (discarding that data). Log tail:\n{tail}")
+        raise _exited_error(settings, tail)
     raise EngineError(f"the local engine did not become healthy; log tail:\n{tail}")
 
 
+# --- a cluster of local nodes ------------------------------------------------------------------
+
+
+def _cluster_file(settings: Settings) -> Path:
+    return settings.local_engine_home / f"cluster-{settings.engine_port}.json"
+
+
+def cluster_members(settings: Settings, nodes: int | None = None) -> list[Settings]:
+    """The settings of each member, first the one on ``engine_port``: the recorded cluster's, or ``nodes`` new ones."""
+    if nodes is None:
+        try:
+            nodes = json.loads(_cluster_file(settings).read_text())["nodes"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return []
+    return [settings.model_copy(update={"engine_port": settings.engine_port + number}) for number in range(nodes)]
+
+
+def _node_name(settings: Settings) -> str:
+    return f"node-{settings.engine_port}"
+
+
+def _cluster_node_settings(member: Settings, members: list[Settings]) -> tuple[str, ...]:
+    """What makes one JVM a member: its name, the others' transport ports, and who may bootstrap."""
+    return (
+        "discovery.type=multi-node",
+        f"cluster.name=newswire-local-{members[0].engine_port}",
+        f"node.name={_node_name(member)}",
+        "discovery.seed_hosts=" + ",".join(f"127.0.0.1:{m.engine_port + TRANSPORT_PORT_OFFSET}" for m in members),
+        # Read only when the cluster first forms; a member that restarts rejoins the cluster it belongs to.
+        "cluster.initial_master_nodes=" + ",".join(map(_node_name, members)),
+    )
+
+
+def cluster_status(settings: Settings) -> ClusterStatus:
+    """Each recorded member's status, and the health of the cluster as the first answering member sees it."""
+    members = cluster_members(settings)
+    health = None
+    for member in members:
+        health = _get_json(f"{_local_url(member)}/_cluster/health")
+        if health is not None:
+            break
+    return ClusterStatus(nodes=[status(member) for member in members], health=health)
+
+
+def start_cluster(settings: Settings, nodes: int = 3, wait_seconds: float = 180,
+                  fresh: bool = False) -> ClusterStatus:
+    """Start every member that is not running and wait until all ``nodes`` have joined and every
+    primary is assigned (yellow or green). Harmless when running; after a member died, this
+    starts that member again and waits for it to rejoin."""
+    if settings.engine_flavour != CLUSTER_FLAVOUR:
+        raise EngineError(f"a local cluster runs the {CLUSTER_FLAVOUR} flavour, not {settings.engine_flavour}")
+    if nodes < 2:
+        raise EngineError(f"a cluster has 2 or more nodes, not {nodes}; `newswire engine start` runs one node")
+    recorded = cluster_members(settings)
+    if recorded and len(recorded) != nodes and any(status(member).running for member in recorded):
+        raise EngineError(f"a cluster of {len(recorded)} nodes runs from port {settings.engine_port}: stop it first")
+    members = cluster_members(settings, nodes)
+    running = [member for member in members if status(member).running]
+    if fresh and running:
+        raise EngineError(f"nodes on ports {', '.join(str(m.engine_port) for m in running)} are running: "
+                          "stop the cluster before starting it fresh")
+    java_home = _java_home(settings.engine_flavour)
+    jars = fetch_jars(settings)
+    settings.local_engine_home.mkdir(parents=True, exist_ok=True)
+    _cluster_file(settings).write_text(json.dumps({"nodes": nodes}))
+    log_offsets = {member.engine_port: _log_size(member) for member in members}
+    started = []
+    for member in members:
+        if _read_pid(member) is not None:
+            continue
+        if fresh:
+            shutil.rmtree(data_dir(member), ignore_errors=True)
+        _spawn(member, java_home, jars, _cluster_node_settings(member, members))
+        started.append(member)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        current = cluster_status(settings)
+        if current.healthy and current.health.get("number_of_nodes") == nodes:
+            return current
+        for member in started:
+            if _read_pid(member) is None:
+                raise _exited_error(member, _log_tail(member, log_offsets[member.engine_port]))
+        time.sleep(0.5)
+    tails = "\n".join(f"--- node {m.engine_port}:\n{_log_tail(m, log_offsets[m.engine_port])[-600:]}"
+                      for m in members)
+    raise EngineError(f"the local cluster did not have {nodes} nodes and every primary assigned within "
+                      f"{wait_seconds:.0f} s; log tails:\n{tails}")
+
+
+def stop_cluster(settings: Settings, wait_seconds: float = 30) -> ClusterStatus:
+    """Stop every recorded member (all at once, by their own pids) and forget the cluster."""
+    members = cluster_members(settings)
+    _stop_nodes(members, wait_seconds)
+    stopped = ClusterStatus(nodes=[status(member) for member in members], health=None)
+    _cluster_file(settings).unlink(missing_ok=True)
+    return stopped
+
+
 def stop(settings: Settings, wait_seconds: float = 30) -> EngineStatus:
-    pid = _read_pid(settings)
-    if pid is not None:
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline and _read_pid(settings) is not None:
-            time.sleep(0.5)
-        if _read_pid(settings) is not None:
-            os.killpg(pid, signal.SIGKILL)
-    _pid_file(settings).unlink(missing_ok=True)
+    _stop_nodes([settings], wait_seconds)
     return status(settings)
+
+
+def _stop_nodes(nodes: list[Settings], wait_seconds: float) -> None:
+    """SIGTERM to each running node's process group, SIGKILL to any still there after ``wait_seconds``."""
+    pids = {node.engine_port: pid for node in nodes if (pid := _read_pid(node)) is not None}
+    for pid in pids.values():
+        os.killpg(pid, signal.SIGTERM)
+    running = [node for node in nodes if node.engine_port in pids]
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and any(_read_pid(node) is not None for node in running):
+        time.sleep(0.5)
+    for node in running:
+        if _read_pid(node) is not None:
+            os.killpg(pids[node.engine_port], signal.SIGKILL)
+    for node in nodes:
+        _pid_file(node).unlink(missing_ok=True)

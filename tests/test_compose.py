@@ -1,4 +1,6 @@
-"""The production compose stack: valid Compose, and the properties that make it start and stay locked down.
+"""The production compose stack: valid Compose, and the properties that make it start and stay locked down,
+in both layouts: the single Elasticsearch node of docker-compose.yml, and the three-node cluster of
+docker-compose.cluster.yml over it (each check that takes the `compose` fixture runs on both).
 
 Docker does not run here, so the file is validated against the official Compose Specification schema
 (fetched from npm by infra/compose-schema.sh) and its init scripts are run where they can be: the
@@ -33,6 +35,8 @@ from newswire.cli import app
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_DIR = REPO / "infra" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+CLUSTER_FILE = COMPOSE_DIR / "docker-compose.cluster.yml"
+LAYOUTS = {"single-node": [COMPOSE_FILE], "three-node": [COMPOSE_FILE, CLUSTER_FILE]}
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 DOCKERFILE = COMPOSE_DIR / "Dockerfile"
 SCHEMA_FILE = REPO / ".cache" / "compose-spec" / "compose.schema.json"
@@ -44,9 +48,36 @@ PIPELINE_SERVICES = [*AIRFLOW_COMPONENTS, "airflow-init", "newswire-init"]
 AIRFLOW_UID = 50000
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def merged(base: dict, override: dict) -> dict:
+    """`docker compose -f base -f override`: mappings are merged key by key, anything else replaced
+    (the override only ever adds mappings to a service of the base, which the tests check)."""
+    result = dict(base)
+    for key, value in override.items():
+        result[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return result
+
+
+def layout(name: str) -> dict:
+    base, *overrides = LAYOUTS[name]
+    result = load(base)
+    for override in overrides:
+        result = merged(result, load(override))
+    return result
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def compose(request) -> dict:
+    return layout(request.param)
+
+
+def elasticsearch_nodes(compose: dict) -> list[str]:
+    """The services that run an Elasticsearch node: its image without an entrypoint of their own."""
+    return [name for name, service in compose["services"].items()
+            if service.get("image", "").startswith("docker.elastic.co/elasticsearch/") and "entrypoint" not in service]
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +167,7 @@ def test_compose_spec_schema_check_can_fail(compose, compose_schema):
 
 
 def test_every_variable_is_defined_documented_and_used(env_example):
-    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    text = "".join(path.read_text(encoding="utf-8") for path in (COMPOSE_FILE, CLUSTER_FILE))
     referenced = {match.group(1) for match in VARIABLE.finditer(text) if not match.group(2)}
     assert referenced - set(env_example) == set(), "variables used but not in .env.example"
     assert set(env_example) - referenced == set(), "variables in .env.example that nothing uses"
@@ -266,7 +297,8 @@ def test_pipeline_logs_in_as_its_least_privilege_user_over_https(compose, env_ex
 def test_only_setup_services_get_the_superuser_password(compose):
     holders = {name for name, service in compose["services"].items()
                if "ELASTIC_PASSWORD" in (service.get("environment") or {})}
-    assert holders == {"setup-check", "elasticsearch", "elasticsearch-setup", "newswire-init"}
+    # The nodes take it as their bootstrap password and for their own health checks.
+    assert holders == {"setup-check", "elasticsearch-setup", "newswire-init", *elasticsearch_nodes(compose)}
     script = (COMPOSE_DIR / "init" / "newswire-init.sh").read_text()
     # newswire-init uses it for the Kibana import only, on that one command line.
     assert [line for line in script.splitlines() if "ELASTIC_PASSWORD" in line] == [
@@ -287,18 +319,79 @@ def test_pipeline_role_grants_only_its_indices_templates_and_lifecycle(compose, 
 
 def test_elasticsearch_serves_https_with_the_generated_certificate(compose):
     services = compose["services"]
-    environment = services["elasticsearch"]["environment"]
-    assert environment["xpack.security.enabled"] == "true" and environment["xpack.security.http.ssl.enabled"] == "true"
     certs_script = (COMPOSE_DIR / "init" / "elasticsearch-certs.sh").read_text()
     assert "elasticsearch-certutil ca" in certs_script and "elasticsearch-certutil cert" in certs_script
-    for key in ("key", "certificate", "certificate_authorities"):
-        relative = environment[f"xpack.security.http.ssl.{key}"]
-        assert relative.startswith("certs/") and relative.removeprefix("certs/") in certs_script
-    assert "https://localhost:9200" in " ".join(services["elasticsearch"]["healthcheck"]["test"])
+    for node in elasticsearch_nodes(compose):
+        environment = services[node]["environment"]
+        assert environment["xpack.security.enabled"] == "true" == environment["xpack.security.http.ssl.enabled"]
+        for key in ("key", "certificate", "certificate_authorities"):
+            relative = environment[f"xpack.security.http.ssl.{key}"]
+            assert relative.startswith("certs/") and relative.removeprefix("certs/") in certs_script
+        assert "https://localhost:9200" in " ".join(services[node]["healthcheck"]["test"])
+        assert ("certs", "/usr/share/elasticsearch/config/certs", True) in mounts(services[node])
     kibana = services["kibana"]["environment"]
     assert kibana["ELASTICSEARCH_HOSTS"] == '["https://elasticsearch:9200"]'
     assert kibana["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"].endswith("/ca/ca.crt")
     assert services["elasticsearch-certs"]["depends_on"]["setup-check"]["condition"] == "service_completed_successfully"
+
+
+# --- the three-node layout ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster() -> dict:
+    return layout("three-node")
+
+
+def test_cluster_override_is_valid_compose_and_only_adds_to_existing_services(compose_schema):
+    override, base = load(CLUSTER_FILE), load(COMPOSE_FILE)
+    validator(compose_schema).validate(override)
+    for name, service in override["services"].items():
+        if name in base["services"]:
+            # Only mappings, which compose merges key by key (what `merged` does), never a replaced list.
+            assert all(isinstance(value, dict) for value in service.values()), name
+
+
+def test_three_nodes_form_one_cluster_by_seed_hosts(cluster):
+    nodes = elasticsearch_nodes(cluster)
+    assert nodes == ["elasticsearch", "elasticsearch-2", "elasticsearch-3"]
+    environments = [cluster["services"][node]["environment"] for node in nodes]
+    assert {environment["cluster.name"] for environment in environments} == {"newswire"}
+    assert [environment["node.name"] for environment in environments] == nodes
+    for environment in environments:
+        assert environment.get("discovery.type", "multi-node") == "multi-node"
+        assert environment["discovery.seed_hosts"].split(",") == nodes
+        assert environment["cluster.initial_master_nodes"].split(",") == nodes
+        assert environment["ES_JAVA_OPTS"] == "-Xms${ES_HEAP} -Xmx${ES_HEAP}"
+
+
+def test_three_nodes_keep_their_own_data_and_speak_tls_to_each_other(cluster):
+    certs_script = (COMPOSE_DIR / "init" / "elasticsearch-certs.sh").read_text()
+    data_volumes = []
+    for node in elasticsearch_nodes(cluster):
+        service = cluster["services"][node]
+        data_volumes += [source for source, target, _ in mounts(service) if target == "/usr/share/elasticsearch/data"]
+        environment = service["environment"]
+        assert environment["xpack.security.transport.ssl.enabled"] == "true"
+        assert environment["xpack.security.transport.ssl.verification_mode"] in ("certificate", "full")
+        for key in ("key", "certificate", "certificate_authorities"):
+            relative = environment[f"xpack.security.transport.ssl.{key}"]
+            assert relative.startswith("certs/") and relative.removeprefix("certs/") in certs_script
+        assert service["depends_on"]["elasticsearch-certs"]["condition"] == "service_completed_successfully"
+    assert data_volumes == ["esdata", "esdata-2", "esdata-3"]
+    # Only the first node is reachable from the host; the others are reached through it.
+    assert [node for node in elasticsearch_nodes(cluster) if cluster["services"][node].get("ports")] == ["elasticsearch"]
+    setup_waits_for = cluster["services"]["elasticsearch-setup"]["depends_on"]
+    assert {name for name, rule in setup_waits_for.items() if rule["condition"] == "service_healthy"} == set(
+        elasticsearch_nodes(cluster))
+
+
+@pytest.mark.parametrize(("name", "expected"), [("single-node", (None, None)), ("three-node", (3, 1))])
+def test_new_index_versions_get_a_replica_on_the_cluster(env_example, name, expected):
+    compose = layout(name)
+    for service in PIPELINE_SERVICES:
+        settings = pipeline_settings(compose, strong_env(env_example), service)
+        assert (settings.index_shards, settings.index_replicas) == expected, service
 
 
 def test_airflow_uses_the_fab_auth_manager(compose):

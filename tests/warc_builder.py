@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from crawler import demo_site
 from crawler.archive import WarcArchive
 from crawler.items import ArchivedPage, HttpExchange
 from kernel.archive import run_paths
@@ -41,3 +42,16 @@ def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str,
             # A gzip member header followed by garbage: what a torn write leaves behind.
             out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"not a warc record" * 4)
     return path
+
+
+def demo_site_pages() -> dict[str, list[FakePage]]:
+    """Every article page of each demo-mirror source (its static pages too), at the site's real address."""
+    layouts, articles = demo_site.load_layouts(), demo_site.load_articles()
+    pages: dict[str, list[FakePage]] = {}
+    for source_id, layout in layouts.items():
+        base = layout["canonical_base"]
+        own = {a["path"] for a in articles if a["source"] == source_id}
+        own |= {static["path"] for static in layout.get("static_pages", [])}
+        pages[source_id] = [FakePage(base + path, body, content_type) for path, (body, content_type)
+                            in demo_site.render_site(source_id, layout, articles, base).items() if path in own]
+    return pages

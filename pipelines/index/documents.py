@@ -143,6 +143,10 @@ def articles_index_body() -> dict[str, Any]:
 
 def index_template_body(settings: Settings) -> dict[str, Any]:
     body = articles_index_body()
+    # Only what is configured replaces the template's own values (one shard, no replica).
+    for name, value in (("number_of_shards", settings.index_shards), ("number_of_replicas", settings.index_replicas)):
+        if value is not None:
+            body["settings"][name] = value
     return {
         "index_patterns": [f"{settings.index_prefix}-articles-v*"],
         "priority": 200,
