@@ -34,13 +34,11 @@ from pipelines.index.writes import BulkResult
 from pipelines.stages import DEFAULT_PROFILE, SourceProfile, process_page, story_text
 from pipelines.stories import (
     STORED_FIELDS,
-    StoryAssignment,
     StoryMember,
-    assign_stories,
+    cluster_batch,
     first_seen,
     representative,
     stored_member,
-    window_bounds,
     window_query,
 )
 
@@ -315,8 +313,16 @@ def process_archive(
             partials.append((warc, partial))
         winners = _latest_copies(partials)
 
-        stories = _assign_stories(settings, engine, target_index, partials, winners)
+        def batch_articles() -> Iterator[Article]:
+            for number in range(len(partials)):
+                yield from _kept(partials, winners, number)
+
+        stories = cluster_batch(
+            {a.id: StoryMember(a.id, first_seen(a.published_at, a.crawled_at)) for a in batch_articles()},
+            lambda: ((article.id, story_text(article)) for article in batch_articles()),
+            IndexedStories(engine, target_index) if engine is not None else None, settings.story_window_days)
         clusters = stories.clusters
+        summary.story_merges, summary.stories_renamed = stories.merges, stories.stored_renamed
         summary.story_clusters = len({clusters[article_id] for article_id in winners if article_id in clusters})
         sent: dict[str, Article] = {}  # id -> the record (without its text), to trace failures back
 
@@ -347,7 +353,6 @@ def process_archive(
                 result.rejected = also.rejected | result.rejected
                 summary.also_indexed_into = building
             _settle(result, sent, warcs, dead, pending, summary)
-            _rename_stored_members(engine, target_index, stories, set(winners), summary)
         summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
 
     for warc in warcs:
@@ -362,48 +367,30 @@ def process_archive(
     return summary.as_dict()
 
 
-def _assign_stories(settings: Settings, engine, target_index: str | None,
-                    partials: list[tuple[WarcFile, Path]], winners: dict[str, tuple[int, int]]) -> StoryAssignment:
-    """Tonight's stories, clustered with the stories the index holds from the days around them."""
-    def batch_articles() -> Iterator[Article]:
-        for number in range(len(partials)):
-            yield from _kept(partials, winners, number)
+class IndexedStories:
+    """The stories already indexed (a :class:`pipelines.stories.StoryStore` over the engine)."""
 
-    members = {article.id: StoryMember(article.id, first_seen(article.published_at, article.crawled_at))
-               for article in batch_articles()}
-    texts: list[Iterable[tuple[str, str]]] = [((article.id, story_text(article)) for article in batch_articles())]
-    bounds = window_bounds(members.values(), settings.story_window_days)
-    if engine is not None and bounds is not None and settings.story_window_days > 0:
-        stored = []
-        for source in engine.stored_documents(window_query(*bounds), STORED_FIELDS, index=target_index):
-            member, text = stored_member(source)
-            if member.id not in members:  # an article of the batch is reprocessed, not stored
-                members[member.id] = member
-                stored.append((member.id, text))
-        texts.append(stored)
-    return assign_stories((item for part in texts for item in part), members)
+    def __init__(self, engine, index: str | None):
+        self.engine, self.index = engine, index
 
+    def window(self, since: datetime, until: datetime) -> Iterator[tuple[StoryMember, str]]:
+        for source in self.engine.stored_documents(window_query(since, until), STORED_FIELDS, index=self.index):
+            yield stored_member(source)
 
-def _rename_stored_members(engine, target_index: str | None, stories: StoryAssignment, batch_ids: set[str],
-                           summary: BatchSummary) -> None:
-    """Stored articles whose story changed tonight (joined or merged) get its name; so do the
-    members of a merged-away story outside the window."""
-    moved = dict(stories.moved)
-    if stories.renamed:
-        for source in engine.stored_documents({"terms": {"story_cluster": sorted(stories.renamed)}}, ["id", "story_cluster"],
-                                              index=target_index):
-            if source["id"] not in batch_ids:
-                moved.setdefault(source["id"], stories.renamed[source["story_cluster"]])
-    summary.story_merges = stories.merges
-    if not moved:
-        return
-    result = engine.update_fields({doc_id: {"story_cluster": cluster, "story_representative": representative(cluster, doc_id)}
-                                   for doc_id, cluster in sorted(moved.items())}, index=target_index)
-    summary.stories_renamed = result.indexed
-    if result.failed:
-        # The next run's window reads these articles again and renames them then.
-        log.warning("%d stored articles keep an outdated story name for now: %s", result.failed,
-                    "; ".join(result.errors[:5]))
+    def members_of(self, names: list[str]) -> Iterator[tuple[str, str]]:
+        for source in self.engine.stored_documents({"terms": {"story_cluster": names}}, ["id", "story_cluster"],
+                                                   index=self.index):
+            yield source["id"], source["story_cluster"]
+
+    def rename(self, clusters: dict[str, str]) -> int:
+        result = self.engine.update_fields(
+            {doc_id: {"story_cluster": name, "story_representative": representative(name, doc_id)}
+             for doc_id, name in sorted(clusters.items())}, index=self.index)
+        if result.failed:
+            # The next run's window reads these articles again and renames them then.
+            log.warning("%d stored articles keep an outdated story name for now: %s", result.failed,
+                        "; ".join(result.errors[:5]))
+        return result.indexed
 
 
 def _all_records(partials: list[tuple[WarcFile, Path]]) -> Iterator[Article]:

@@ -14,16 +14,18 @@ A batch is clustered together with the articles the index already holds from the
 Stored stories never split here: a stored member keeps at least its own story's name. Only
 reprocessing an article (which then is in the batch, not among the stored) recomputes its story.
 
-Pure functions: the engine I/O (reading the window, renaming members) is the caller's.
+Where the stored stories live is a :class:`StoryStore`: the index in production (see
+:mod:`pipelines.batch`), memory in the evaluation that replays labelled articles night by night;
+:func:`cluster_batch` is the one sequence both run.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from kernel.dates import parse_iso_datetime
 from pipelines.dedup import assign_story_clusters
@@ -53,6 +55,45 @@ class StoryAssignment:
     are renamed through this)."""
     merges: int = 0
     """Groups that met two or more stored stories, now one."""
+    stored_renamed: int = 0
+    """Stored articles given their story's new name."""
+
+
+class StoryStore(Protocol):
+    """The stories already stored, by the articles that belong to them."""
+
+    def window(self, since: datetime, until: datetime) -> Iterable[tuple[StoryMember, str]]:
+        """Stored articles first seen in the span, each with its clustering text."""
+
+    def members_of(self, names: list[str]) -> Iterable[tuple[str, str]]:
+        """(article id, story name) of every stored article of the named stories."""
+
+    def rename(self, clusters: dict[str, str]) -> int:
+        """Store each article's new story name; returns how many were stored."""
+
+
+def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tuple[str, str]]],
+                  store: StoryStore | None, window_days: int) -> StoryAssignment:
+    """Tonight's stories: the batch (members, and its texts read once) clustered with the stored
+    articles of the days around it. Stored articles whose story changed are renamed in the store,
+    the members of a story merged away outside the window included."""
+    members = dict(batch)
+    stored: list[tuple[str, str]] = []
+    bounds = window_bounds(batch.values(), window_days)
+    if store is not None and bounds is not None and window_days > 0:
+        for member, text in store.window(*bounds):
+            if member.id not in members:  # an article of the batch is reprocessed, not stored
+                members[member.id] = member
+                stored.append((member.id, text))
+    assignment = assign_stories((item for part in (texts(), stored) for item in part), members)
+    if store is not None:
+        moved = dict(assignment.moved)
+        if assignment.renamed:
+            for article_id, name in store.members_of(sorted(assignment.renamed)):
+                if article_id not in batch:
+                    moved.setdefault(article_id, assignment.renamed[name])
+        assignment.stored_renamed = store.rename(moved) if moved else 0
+    return assignment
 
 
 def first_seen(published_at: datetime | None, crawled_at: datetime | None) -> datetime | None:
