@@ -218,20 +218,21 @@ def eval_search(
         check_set_names(sets)
     engine = _connect()
     with _reported("eval-search"), console.status("indexing each corpus under three mappings and scoring ..."):
-        report = evaluate(engine, sets).as_dict()
+        report = evaluate(engine, sets)
     if as_json:
-        print_json(report)
+        print_json(report.as_dict())
         return
-    for name, reason in report["skipped"].items():
+    for name, reason in report.skipped.items():
         console.print(f"{name}: skipped, {reason}")
-    for judged in report["sets"].values():
-        table = Table("split", "mapping", f"recall@{K}", "MRR", f"nDCG@{K}",
-                      title=f"{judged['title']} ({judged['documents']} documents; "
-                            f"metrics from {judged['metrics_from']})")
-        for split, mappings in judged["splits"].items():
-            for mapping, scores in mappings.items():
-                table.add_row(f"{split} ({judged['queries'][split]} queries)", mapping,
-                              f"{scores[f'recall@{K}']:.3f}", f"{scores['mrr']:.3f}", f"{scores[f'ndcg@{K}']:.3f}")
+    for judged in report.sets.values():
+        table = Table("split", "queries", "mapping", f"recall@{K}", "MRR", f"nDCG@{K}", f"unjudged@{K}",
+                      title=f"{judged.title} ({judged.documents} documents; metrics from {judged.metrics_from})")
+        for split in judged.splits():
+            queries = sum(q.split == split for q in judged.queries)
+            for mapping in judged.per_query:
+                scores = judged.scores(mapping, split)
+                table.add_row(split, str(queries), mapping, f"{scores['recall']:.3f}", f"{scores['mrr']:.3f}",
+                              f"{scores['ndcg']:.3f}", str(judged.unjudged(mapping, split)))
         console.print(table)
 
 

@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from statistics import mean
@@ -52,6 +52,7 @@ K = 10
 RELEVANT = 1  # the lowest grade that counts as relevant (``relevant_rating_threshold``)
 CORPUS_EVERY = 5  # the corpus is line 1, 6, 11, ... of SaudiNewsNet: every outlet and every day
 
+UNJUDGED = "unjudged"  # hits in the top k nobody read: a mapping the pool did not see ranks them
 METRICS = {
     "recall": {"recall": {"k": K, "relevant_rating_threshold": RELEVANT}},
     "mrr": {"mean_reciprocal_rank": {"k": K, "relevant_rating_threshold": RELEVANT}},
@@ -139,17 +140,31 @@ class JudgedQuery:
     relevant: dict[str, int]
     variant: str | None = None
     split: str = DEMO
+    not_relevant: frozenset[str] = frozenset()  # read and graded 0
+
+    @property
+    def ratings(self) -> dict[str, int]:
+        """Every judged document with its grade: the relevant ones and those read and graded 0."""
+        return {**dict.fromkeys(self.not_relevant, 0), **self.relevant}
 
 
 def _judged_query(entry: dict, split: str) -> JudgedQuery:
     return JudgedQuery(id=entry["id"], query=entry["query"], category=entry["category"],
                        relevant={str(doc): int(grade) for doc, grade in (entry.get("relevant") or {}).items()},
-                       variant=entry.get("variant"), split=split)
+                       variant=entry.get("variant"), split=split,
+                       not_relevant=frozenset(str(doc) for doc in entry.get("judged_not_relevant") or []))
 
 
 def load_queries(path: Path = QUERIES_FILE) -> list[JudgedQuery]:
     """The demo set's judged queries."""
     return [_judged_query(entry, DEMO) for entry in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+def demo_queries() -> list[JudgedQuery]:
+    """The demo set's queries; its queries were written with its corpus, so every document a query
+    does not list is judged not relevant."""
+    corpus_ids = {article.id for article in demo_corpus()}
+    return [replace(q, not_relevant=frozenset(corpus_ids - set(q.relevant))) for q in load_queries()]
 
 
 def load_judgements(path: Path = JUDGEMENTS_FILE) -> list[JudgedQuery]:
@@ -171,7 +186,7 @@ def judged_sets() -> dict[str, JudgedSet]:
         "saudinewsnet": JudgedSet("saudinewsnet", "SaudiNewsNet: judged queries over real newspaper articles",
                                   load_judgements(), saudinewsnet_corpus),
         "demo": JudgedSet("demo", "demo set: spelling-variant checks over the demo mirror's articles and the seed",
-                          load_queries(), demo_corpus),
+                          demo_queries(), demo_corpus),
     }
 
 
@@ -258,14 +273,14 @@ def ranking_metrics(ranking: list[str], ratings: dict[str, int], k: int = K) -> 
 def rank_eval_request(queries: list[JudgedQuery], index: str, metric: dict) -> dict:
     return {
         "requests": [{"id": q.id, "request": {"query": build_query(q.query)},
-                      "ratings": [{"_index": index, "_id": doc, "rating": grade} for doc, grade in q.relevant.items()]}
+                      "ratings": [{"_index": index, "_id": doc, "rating": grade} for doc, grade in q.ratings.items()]}
                      for q in queries],
         "metric": metric,
     }
 
 
 def rank_eval_scores(engine: SearchEngine, index: str, queries: list[JudgedQuery]) -> dict[str, dict[str, float]]:
-    """Query id -> metric -> score, from the engine's ``_rank_eval``."""
+    """Query id -> metric -> score, from the engine's ``_rank_eval``, and the unjudged hits in its top k."""
     per_query: dict[str, dict[str, float]] = {q.id: {} for q in queries}
     for name, metric in METRICS.items():
         answer = engine.request("POST", f"/{index}/_rank_eval", rank_eval_request(queries, index, metric))
@@ -273,12 +288,18 @@ def rank_eval_scores(engine: SearchEngine, index: str, queries: list[JudgedQuery
             raise SearchEngineError(f"rank evaluation failed for {sorted(answer['failures'])}")
         for query_id, detail in answer["details"].items():
             per_query[query_id][name] = detail["metric_score"]
+            per_query[query_id][UNJUDGED] = len(detail["unrated_docs"])
     return per_query
 
 
 def search_scores(engine: SearchEngine, index: str, queries: list[JudgedQuery]) -> dict[str, dict[str, float]]:
-    """Query id -> metric -> score, computed from the ``_search`` hits (:func:`ranking_metrics`)."""
-    return {q.id: ranking_metrics(ranked_ids(engine, index, q.query), q.relevant) for q in queries}
+    """Query id -> metric -> score, computed from the ``_search`` hits (:func:`ranking_metrics`), and the
+    unjudged hits in the top k."""
+    per_query = {}
+    for q in queries:
+        ranking = ranked_ids(engine, index, q.query)
+        per_query[q.id] = {**ranking_metrics(ranking, q.ratings), UNJUDGED: sum(doc not in q.ratings for doc in ranking)}
+    return per_query
 
 
 def score_index(engine: SearchEngine, index: str, queries: list[JudgedQuery]) -> tuple[dict[str, dict[str, float]], str]:
@@ -308,6 +329,10 @@ class SetReport:
         chosen = [q.id for q in self.queries if split in (None, q.split) and category in (None, q.category)]
         return {metric: mean(self.per_query[mapping][query_id][metric] for query_id in chosen) for metric in METRICS}
 
+    def unjudged(self, mapping: str, split: str | None = None) -> int:
+        """Hits in the top k of the split's queries that were never judged (counted as not relevant)."""
+        return sum(self.per_query[mapping][q.id][UNJUDGED] for q in self.queries if split in (None, q.split))
+
     def splits(self) -> list[str]:
         return [split for split in (TUNING, HELDOUT, DEMO) if any(q.split == split for q in self.queries)]
 
@@ -324,6 +349,7 @@ class SetReport:
             "metrics_from": self.metrics_from,
             "queries": {split: sum(q.split == split for q in self.queries) for split in self.splits()},
             "splits": {split: {mapping: {**rounded(self.scores(mapping, split)),
+                                         f"unjudged@{K}": self.unjudged(mapping, split),
                                          "by_category": {category: rounded(self.scores(mapping, split, category))
                                                          for category in categories
                                                          if any(q.split == split and q.category == category
@@ -332,7 +358,7 @@ class SetReport:
                        for split in self.splits()},
             "per_query": [{"id": q.id, "query": q.query, "category": q.category, "split": q.split,
                            "variant": q.variant,
-                           **{mapping: {named[m]: round(s, 4) for m, s in scores[q.id].items()}
+                           **{mapping: {named.get(m, f"{m}@{K}"): round(s, 4) for m, s in scores[q.id].items()}
                               for mapping, scores in self.per_query.items()}}
                           for q in self.queries],
         }
