@@ -206,28 +206,34 @@ def index_retire(index: str = typer.Argument(..., help="A versioned index no ali
 
 
 @app.command("eval-search")
-def eval_search(as_json: bool = typer.Option(False, "--json", help="The full report as JSON on stdout.")) -> None:
-    """Relevance of the Arabic mapping vs a standard-analyzer baseline on the judged demo queries."""
-    from pipelines.evaluation.search import evaluate
+def eval_search(
+    sets: Annotated[list[str] | None, typer.Option(
+        "--set", help="A judged set to run: saudinewsnet or demo (repeatable; default both).")] = None,
+    as_json: bool = typer.Option(False, "--json", help="The full report as JSON on stdout."),
+) -> None:
+    """Relevance of the project mapping vs the built-in `arabic` and `standard` analyzers, per split."""
+    from pipelines.evaluation.search import K, check_set_names, evaluate
 
+    with _option("--set"):
+        check_set_names(sets)
     engine = _connect()
-    with _reported("eval-search"), console.status("indexing the demo corpus twice and scoring the judged queries ..."):
-        report = evaluate(engine).as_dict()
+    with _reported("eval-search"), console.status("indexing each corpus under three mappings and scoring ..."):
+        report = evaluate(engine, sets)
     if as_json:
-        print_json(report)
+        print_json(report.as_dict())
         return
-    table = Table("mapping", "recall@10", "MRR", "nDCG@10", title=f"{report['queries']} judged queries, "
-                  f"{report['documents']} documents")
-    for name, scores in report["mappings"].items():
-        table.add_row(name, f"{scores['recall@10']:.3f}", f"{scores['mrr']:.3f}", f"{scores['ndcg@10']:.3f}")
-    console.print(table)
-    by_category = Table("category", *[f"{name} recall / MRR" for name in report["mappings"]])
-    categories = next(iter(report["mappings"].values()))["by_category"]
-    for category in categories:
-        by_category.add_row(category, *[f"{m['by_category'][category]['recall']:.2f} / "
-                                        f"{m['by_category'][category]['mrr']:.2f}"
-                                        for m in report["mappings"].values()])
-    console.print(by_category)
+    for name, reason in report.skipped.items():
+        console.print(f"{name}: skipped, {reason}")
+    for judged in report.sets.values():
+        table = Table("split", "queries", "mapping", f"recall@{K}", "MRR", f"nDCG@{K}", f"unjudged@{K}",
+                      title=f"{judged.title} ({judged.documents} documents; metrics from {judged.metrics_from})")
+        for split in judged.splits():
+            queries = sum(q.split == split for q in judged.queries)
+            for mapping in judged.per_query:
+                scores = judged.scores(mapping, split)
+                table.add_row(split, str(queries), mapping, f"{scores['recall']:.3f}", f"{scores['mrr']:.3f}",
+                              f"{scores['ndcg']:.3f}", str(judged.unjudged(mapping, split)))
+        console.print(table)
 
 
 @app.command("kibana-export")
