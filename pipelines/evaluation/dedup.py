@@ -22,11 +22,21 @@ Each pair belongs to a split, scored on its own:
 - ``seen``: older corpus pairs that touch a held-out outlet or August 2015. They were looked
   at while earlier rules were designed, so they are neither tuning nor held-out; they are
   printed, never used to choose a rule.
+
+The same pairs are also scored *night by night* (``nights``): the corpus articles are replayed
+one crawl day at a time (the day the corpus collected them) through
+:func:`pipelines.stories.cluster_batch`, the sequence nightly processing runs, with the stories
+of earlier nights kept in memory as the index keeps them. That shows whether a copy collected on
+a later night joins the earlier copy's story, and how far the night-by-night clusters differ from
+one batch (``agreement``: pairs, labelled or not, that both put in one story or both apart).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
 from pathlib import Path
 
 from pipelines.dedup import assign_story_clusters
@@ -38,6 +48,10 @@ from pipelines.evaluation import (
     read_jsonl,
 )
 from pipelines.stages import analyse_page, story_text, text_page
+from pipelines.stories import StoryMember, cluster_batch
+
+NIGHTLY_WINDOW_DAYS = 3
+"""The replay's window: the production default of ``story_window_days``."""
 
 SPLITS = ("handwritten", "tune", "heldout", "seen")
 PAIRS = LABELS_DIR / "dedup_pairs.jsonl"
@@ -63,6 +77,8 @@ class Document:
     title: str
     text: str
     byline: str = ""
+    collected_at: datetime | None = None
+    """When the corpus collected the article (its crawl time); None for handwritten texts."""
 
 
 def _corpus_texts(shared_data: Path | None, refs: list[dict]) -> dict[str, Document]:
@@ -73,9 +89,17 @@ def _corpus_texts(shared_data: Path | None, refs: list[dict]) -> dict[str, Docum
     for dataset, lines in by_dataset.items():
         path = shared_data / dataset if shared_data else None
         if path is not None and path.exists():
-            texts.update({f"{dataset}:{n}": Document(row.get("title") or "", row["content"], row.get("author") or "")
+            texts.update({f"{dataset}:{n}": Document(row.get("title") or "", row["content"], row.get("author") or "",
+                                                      _collected(row.get("date_extracted")))
                           for n, row in corpus_lines(path, lines).items()})
     return texts
+
+
+def _collected(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def load_documents(pairs: list[dict], shared_data: Path | None) -> dict[str, Document]:
@@ -97,7 +121,10 @@ def production_story_texts(documents: dict[str, Document]) -> list[tuple[str, st
 
 def evaluate(pairs: list[dict], documents: dict[str, Document]) -> tuple[list[PairOutcome], int]:
     """Outcome of every labelled pair whose two texts are available, and how many were skipped."""
-    clusters = assign_story_clusters(production_story_texts(documents))
+    return _outcomes(pairs, assign_story_clusters(production_story_texts(documents)))
+
+
+def _outcomes(pairs: list[dict], clusters: dict[str, str]) -> tuple[list[PairOutcome], int]:
     outcomes, skipped = [], 0
     for pair in pairs:
         a, b = _doc_key(pair["a"]), _doc_key(pair["b"])
@@ -106,6 +133,53 @@ def evaluate(pairs: list[dict], documents: dict[str, Document]) -> tuple[list[Pa
             continue
         outcomes.append(PairOutcome(pair["pair_id"], pair["split"], pair["same_story"], clusters[a] == clusters[b]))
     return outcomes, skipped
+
+
+class RememberedStories:
+    """The stories of earlier nights, kept in memory as the index keeps them (a StoryStore)."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, StoryMember] = {}
+        self.texts: dict[str, str] = {}
+
+    def window(self, since: datetime, until: datetime) -> Iterator[tuple[StoryMember, str]]:
+        for member in self.members.values():
+            if member.first_seen is not None and since <= member.first_seen <= until:
+                yield member, self.texts[member.id]
+
+    def members_of(self, names: list[str]) -> Iterator[tuple[str, str]]:
+        wanted = set(names)
+        return ((m.id, m.stored_cluster) for m in self.members.values() if m.stored_cluster in wanted)
+
+    def rename(self, clusters: dict[str, str]) -> int:
+        for article_id, name in clusters.items():
+            self.members[article_id] = StoryMember(article_id, self.members[article_id].first_seen, name)
+        return len(clusters)
+
+    def store(self, members: Iterable[StoryMember], texts: dict[str, str], clusters: dict[str, str]) -> None:
+        for member in members:
+            self.members[member.id] = StoryMember(member.id, member.first_seen, clusters[member.id])
+            self.texts[member.id] = texts[member.id]
+
+
+def nightly_clusters(documents: dict[str, Document], window_days: int = NIGHTLY_WINDOW_DAYS) -> dict[str, str]:
+    """Story of every dated document when they arrive one collection day at a time."""
+    texts = dict(production_story_texts({k: d for k, d in documents.items() if d.collected_at is not None}))
+    stories = RememberedStories()
+    for day in sorted({documents[key].collected_at.date() for key in texts}):
+        tonight = {key: StoryMember(key, documents[key].collected_at) for key in sorted(texts)
+                   if documents[key].collected_at.date() == day}
+        assignment = cluster_batch(tonight, lambda: ((key, texts[key]) for key in tonight), stories, window_days)
+        stories.store(tonight.values(), texts, assignment.clusters)
+    return {article_id: member.stored_cluster for article_id, member in stories.members.items()}
+
+
+def agreement(one: dict[str, str], other: dict[str, str]) -> float:
+    """Share of document pairs that two clusterings treat alike (both one story, or both apart)."""
+    keys = sorted(one.keys() & other.keys())
+    pairs = [(a, b) for a, b in combinations(keys, 2)]
+    alike = sum((one[a] == one[b]) == (other[a] == other[b]) for a, b in pairs)
+    return round(alike / len(pairs), 4) if pairs else 1.0
 
 
 def scores(outcomes: list[PairOutcome]) -> dict:
@@ -121,13 +195,31 @@ def scores(outcomes: list[PairOutcome]) -> dict:
 
 def run(shared_data: Path | None = DEFAULT_SHARED_DATA) -> dict:
     pairs = read_jsonl(PAIRS)
-    outcomes, skipped = evaluate(pairs, load_documents(pairs, shared_data))
+    documents = load_documents(pairs, shared_data)
+    one_batch = assign_story_clusters(production_story_texts(documents))
+    outcomes, skipped = _outcomes(pairs, one_batch)
     splits = sorted({o.split for o in outcomes})
+    nightly = nightly_clusters(documents)
+    night_outcomes, _ = _outcomes(pairs, nightly)
+    across = [o for o, pair in zip(*_with_pairs(night_outcomes, pairs))
+              if documents[_doc_key(pair["a"])].collected_at.date() != documents[_doc_key(pair["b"])].collected_at.date()]
     return {
         **scores(outcomes),
         "skipped_pairs": skipped,
         "splits": {split: scores([o for o in outcomes if o.split == split]) for split in splits},
+        "nights": {
+            "window_days": NIGHTLY_WINDOW_DAYS,
+            "splits": {split: scores([o for o in night_outcomes if o.split == split]) for split in splits},
+            "across_nights": {split: scores([o for o in across if o.split == split]) for split in splits},
+            "agreement_with_one_batch": agreement(one_batch, nightly),
+        },
         "errors": [{"pair_id": o.pair_id, "split": o.split, "same_story": o.same_story,
                     "same_cluster": o.same_cluster}
                    for o in outcomes if o.same_story != o.same_cluster],
     }
+
+
+def _with_pairs(outcomes: list[PairOutcome], pairs: list[dict]) -> tuple[list[PairOutcome], list[dict]]:
+    """Each outcome with its labelled pair (outcomes keep the pairs' order, skipping absent texts)."""
+    by_id = {pair["pair_id"]: pair for pair in pairs}
+    return outcomes, [by_id[o.pair_id] for o in outcomes]
