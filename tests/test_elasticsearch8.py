@@ -102,7 +102,7 @@ def _node_dir(distribution: Path, as_user: pwd.struct_passwd | None) -> Path:
     for name in ("data", "logs", "tmp"):
         (node / name).mkdir()
     if as_user is not None:
-        for path in [node, *(node / "config").rglob("*"), node / "config", node / "data", node / "logs", node / "tmp"]:
+        for path in [node, node / "config", *(node / "config").rglob("*"), node / "data", node / "logs", node / "tmp"]:
             os.chown(path, as_user.pw_uid, as_user.pw_gid)
     return node
 
