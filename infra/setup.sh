@@ -4,7 +4,8 @@
 #   infra/setup.sh --test   ... plus what the test suite needs: Debian's chromium for the browser test,
 #                           both engine flavours (the suite runs on both), the lowest supported Airflow
 #                           in .venv-airflow-lowest (infra/airflow-lowest.sh) and the compose-spec
-#                           schema from npm (infra/compose-schema.sh)
+#                           schema from npm (infra/compose-schema.sh), and the Elasticsearch 8.19
+#                           distribution with its run user (infra/engine/elasticsearch8/install.sh)
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,4 +59,5 @@ PY
 if $with_test; then
   bash infra/airflow-lowest.sh
   bash infra/compose-schema.sh
+  bash infra/engine/elasticsearch8/install.sh
 fi

@@ -9,6 +9,7 @@ flavour is read from the server's ``GET /``. Connection settings come only from
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
@@ -142,7 +143,7 @@ class ElasticsearchTransport:
             auth["basic_auth"] = user_password
         self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
         self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
-        self._client = _server_major_client(Elasticsearch, {"accept": self._json, "content-type": self._ndjson})(
+        self._client = _server_major_client(Elasticsearch, server_major)(
             settings.search_url, request_timeout=60, **TRANSPORT_RETRIES, **auth, **_auth_options(settings))
         self._url = redact_url(settings.search_url)
 
@@ -190,14 +191,22 @@ def scan_and_bulk(helpers, client, source: str, target: str) -> int:
     return copied
 
 
-def _server_major_client(base: type, bulk_headers: dict[str, str]) -> type:
-    """The Elasticsearch client class whose ``bulk`` (what the bulk helpers call) names the
-    server's major in its compatibility headers instead of the client's own."""
+# The media types the client's API methods send, before the client names its own major in them.
+_PLAIN_MEDIA_TYPE = re.compile(r"application/(json|x-ndjson)")
+
+
+def _server_major_client(base: type, server_major: str) -> type:
+    """The Elasticsearch client class whose API methods (what the bulk and scan helpers call)
+    name the server's major in their compatibility headers instead of the client's own."""
+    server_media_type = rf"application/vnd.elasticsearch+\1; compatible-with={server_major}"
 
     class ServerMajorElasticsearch(base):
-        def bulk(self, *, operations, **params):
-            body = b"".join(line + b"\n" for line in operations)
-            return self.perform_request("POST", "/_bulk", params=params or None, headers=bulk_headers, body=body)
+        def perform_request(self, method, path, *, headers=None, **options):
+            if headers:
+                headers = {name: _PLAIN_MEDIA_TYPE.sub(server_media_type, value)
+                           if name.lower() in ("accept", "content-type") else value
+                           for name, value in headers.items()}
+            return super().perform_request(method, path, headers=headers, **options)
 
     return ServerMajorElasticsearch
 
