@@ -1,9 +1,9 @@
 """What the adapter sends to Elasticsearch and what it makes of the answers.
 
 Against the real local Elasticsearch node, seen through a recording proxy on 127.0.0.1 that
-forwards every request unchanged and keeps a copy of it. Two things cannot run here and are
-checked on a stand-in, named so: an installed ILM (x-pack is not on Maven Central) and a server
-of the other major (8.x) answering the compatibility headers.
+forwards every request unchanged and keeps a copy of it. An 8.x server is exercised for real in
+test_elasticsearch8.py. One thing cannot run here and is checked on a stand-in, named so: an
+installed ILM (x-pack is not on Maven Central).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ ES_ROOT = {"name": "es01", "cluster_name": "docker-cluster",
 
 
 class ElasticsearchWithIlm(JsonStub):
-    """Answers like the official distribution, which carries ILM and both majors' headers."""
+    """Answers like the official distribution, which carries ILM."""
 
     response_headers = {"X-Elastic-Product": "Elasticsearch"}
     received: list[dict] = []
@@ -201,18 +201,3 @@ def test_ilm_policy_is_installed_where_ilm_answers_stand_in(official_distributio
     assert engine.install_lifecycle_policy() == f"ILM policy {LIFECYCLE_POLICY_NAME} installed"
     assert received[-1]["method"] == "PUT" and received[-1]["path"] == f"/_ilm/policy/{LIFECYCLE_POLICY_NAME}"
     assert "delete" in json.loads(received[-1]["body"])["policy"]["phases"]
-
-
-@pytest.mark.parametrize("server_version", ["8.15.0", "9.1.0"])
-def test_one_client_serves_elasticsearch_8_and_9_stand_in(official_distribution_stand_in, monkeypatch,
-                                                          server_version):
-    settings, received = official_distribution_stand_in
-    monkeypatch.setitem(ES_ROOT["version"], "number", server_version)
-    engine = SearchEngine.connect(settings)
-    engine.request("POST", "/nwflavour-articles/_search", {"query": {"match_all": {}}})
-    engine.bulk_upsert([make_article("x1")])
-    major = server_version.split(".")[0]
-    search, bulk = received[-2], received[-1]
-    assert search["headers"]["accept"] == f"application/vnd.elasticsearch+json; compatible-with={major}"
-    assert search["headers"]["content-type"] == f"application/vnd.elasticsearch+json; compatible-with={major}"
-    assert bulk["headers"]["content-type"] == f"application/vnd.elasticsearch+x-ndjson; compatible-with={major}"
