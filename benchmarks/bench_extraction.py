@@ -43,7 +43,8 @@ import sys
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -55,6 +56,7 @@ from benchmarks.restore_extraction_pages import (  # noqa: E402
     load_manifest,
     restored_pages,
 )
+from pipelines import extract  # noqa: E402
 from pipelines.extract import ExtractionError, decode_html, extract_page  # noqa: E402
 
 _WORD = re.compile(r"\w+")
@@ -97,6 +99,23 @@ def _day(value) -> date | None:
         except ValueError:
             return None
     return None
+
+
+@contextmanager
+def counting_full_mode() -> Iterator[list[int]]:
+    """Counts the times newswire's extraction falls back to trafilatura's full mode."""
+    count = [0]
+    fast_first = extract._trafilatura_text
+
+    def counting(source, url, fast):
+        count[0] += not fast
+        return fast_first(source, url, fast)
+
+    extract._trafilatura_text = counting
+    try:
+        yield count
+    finally:
+        extract._trafilatura_text = fast_first
 
 
 def run_newswire(html: str, url: str, language: str) -> Output:
@@ -244,6 +263,10 @@ def evaluate(pages: list[dict]) -> dict[str, list[dict]]:
     for extractor in EXTRACTORS.values():  # imports and first-call setup stay out of ms per page
         score_page(pages[0], extractor)
     scores = {name: [score_page(page, extractor) for page in pages] for name, extractor in EXTRACTORS.items()}
+    for page, row in zip(pages, scores["newswire"]):
+        with counting_full_mode() as full_mode:
+            run_newswire(decode_html((page["folder"] / "page.html").read_bytes()), page["url"], page["language"])
+        row["full_mode"] = bool(full_mode[0])
     for index, row in enumerate(scores["newswire"]):
         peer_words = [rows[index]["words"] for name, rows in scores.items() if name != "newswire"]
         median = statistics.median(peer_words)
@@ -266,6 +289,9 @@ def report(scores: dict[str, list[dict]]) -> dict:
                       if r["split"] == split and language in ("all", r["language"])]
             if ratios:
                 figures[split][language]["newswire"]["min_words_vs_peers"] = round(min(ratios), 3)
+                figures[split][language]["newswire"]["full_mode_pages"] = sum(
+                    r["full_mode"] for r in scores["newswire"]
+                    if r["split"] == split and language in ("all", r["language"]))
     return figures
 
 
@@ -279,7 +305,7 @@ def _cell(row: dict) -> str:
     snippets = f" s {row['with_hits']}/{row['with_total']}-{row['without_hits']}" if row["with_total"] else ""
     marks = "".join(mark if ok else "." for mark, ok in (("T", row["title_ok"]), ("D", row["date_ok"]))
                     if ok is not None)
-    return f"{body}{snippets} {marks}"
+    return f"{body}{snippets} {marks}{' F' if row.get('full_mode') else ''}"
 
 
 def print_tables(figures: dict, scores: dict[str, list[dict]]) -> None:
@@ -295,9 +321,10 @@ def print_tables(figures: dict, scores: dict[str, list[dict]]) -> None:
                                                  for c in _COLUMNS))
             if "min_words_vs_peers" in by_extractor["newswire"]:
                 print(f"   newswire's body words over the peers' median, lowest page: "
-                      f"{by_extractor['newswire']['min_words_vs_peers']}")
+                      f"{by_extractor['newswire']['min_words_vs_peers']}; pages where newswire ran "
+                      f"trafilatura's full mode: {by_extractor['newswire']['full_mode_pages']}")
     print("\n== per page: body F1 (or words kept where no gold body), snippets with found/total-without"
-          " found, T title right, D date right ('.' wrong)")
+          " found, T title right, D date right ('.' wrong), F newswire ran trafilatura's full mode")
     print(f"   {'page':<44}{'split':<9}{'lang':<5}" + "".join(f"{name:<26}" for name in scores))
     for index, row in enumerate(scores["newswire"]):
         print(f"   {row['id']:<44}{row['split']:<9}{row['language']:<5}"
@@ -311,7 +338,6 @@ def timing(count: int, rounds: int = 3) -> dict:
     import trafilatura
 
     from benchmarks import corpus_site
-    from pipelines import extract
 
     articles = corpus_site.load_articles(count)
     base = "https://corpus.example"
@@ -329,23 +355,12 @@ def timing(count: int, rounds: int = 3) -> dict:
             for raw, url in pages:
                 run(raw, url)
             spent[name].append(1000 * (time.process_time() - started) / len(pages))
-    full_mode = 0
-    fast_first = extract._trafilatura_text
-
-    def counting(source, url, fast):
-        nonlocal full_mode
-        full_mode += not fast
-        return fast_first(source, url, fast)
-
-    extract._trafilatura_text = counting
-    try:
+    with counting_full_mode() as full_mode:
         for raw, url in pages:
             extract_page(raw, url)
-    finally:
-        extract._trafilatura_text = fast_first
     differing = sum(runs["trafilatura"](raw, url) != runs["trafilatura fast"](raw, url) for raw, url in pages)
     return {"ms_per_page": {name: round(statistics.median(values), 2) for name, values in spent.items()},
-            "newswire_full_mode_pages": full_mode, "trafilatura_fast_differs_pages": differing}
+            "newswire_full_mode_pages": full_mode[0], "trafilatura_fast_differs_pages": differing}
 
 
 def main(argv: list[str] | None = None) -> int:

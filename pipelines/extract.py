@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -353,16 +354,16 @@ def _css_to_xpath(selector: str) -> str:
 # a large part of its time that changes nothing where the fast text already holds the page's
 # paragraphs. A fast text that holds less than this share of the words the page shows in <p>
 # elements is implausibly short (an article container discarded as chrome, the menu kept
-# instead): the full mode runs. Its length alone would not tell, since a kept menu has words too.
+# instead): the full mode runs. Its length alone would not tell, since a kept menu has words
+# too; words are compared as bags because trafilatura drops marks (U+200F) inside them.
 _FAST_TEXT_MIN_SHARE = 0.5
+_WORD = re.compile(r"\w+")
 
 
 def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
-    flat = " ".join(text.split())
-    shown = [" ".join(node.text_content().split()) for node in root.iter("p")]
-    total = sum(len(paragraph.split()) for paragraph in shown)
-    kept = sum(len(paragraph.split()) for paragraph in shown if paragraph and paragraph in flat)
-    return bool(text) and kept >= _FAST_TEXT_MIN_SHARE * total
+    shown = Counter(word for node in root.iter("p") for word in _WORD.findall(node.text_content()))
+    kept = shown & Counter(_WORD.findall(text))
+    return bool(text) and kept.total() >= _FAST_TEXT_MIN_SHARE * shown.total()
 
 
 def _trafilatura_text(source: str | etree._Element, url: str, fast: bool) -> str:
