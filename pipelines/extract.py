@@ -4,8 +4,10 @@ Structured metadata (JSON-LD ``NewsArticle``, Open Graph, ``article:published_ti
 ``<time datetime>``) is trusted first because publishers fill it for search engines and it
 is rarely polluted by page chrome; every string read from it is HTML-unescaped, since
 publishers often entity-encode JSON-LD and ``<meta content>`` twice. trafilatura then finds the
-main text in its default mode: precision mode discards article containers whose class merely
-looks like chrome (``main_bar``) and skips trafilatura's fallbacks, which empties whole pages.
+main text, not in precision mode: that discards article containers whose class merely looks
+like chrome (``main_bar``) and skips trafilatura's fallbacks, which empties whole pages. The fast
+mode runs first and the full mode (with the fallbacks) only when the fast text is implausibly
+short against the paragraphs the page shows.
 Short lines of page furniture at the body's edges (comment policies, "read also" boxes, share
 rows, update-time lines, copyright) are cut after extraction. Per-source ``hints`` narrow the
 search. Trailers such as ``/ انتهى/`` and ``المصدر : ...`` are deliberately kept: cleaning cuts
@@ -17,6 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -347,21 +350,45 @@ def _css_to_xpath(selector: str) -> str:
         raise ValueError(f"bad CSS selector {selector!r} in extraction hints: {exc}") from exc
 
 
+# trafilatura's fast mode skips its fallbacks (its readability and jusText passes over the page),
+# a large part of its time that changes nothing where the fast text already holds the page's
+# paragraphs. A fast text that holds less than this share of the words the page shows in <p>
+# elements is implausibly short (an article container discarded as chrome, the menu kept
+# instead): the full mode runs. Its length alone would not tell, since a kept menu has words
+# too; words are compared as bags because trafilatura drops marks (U+200F) inside them.
+_FAST_TEXT_MIN_SHARE = 0.5
+_WORD = re.compile(r"\w+")
+
+
+def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
+    shown = Counter(word for node in root.iter("p") for word in _WORD.findall(node.text_content()))
+    kept = shown & Counter(_WORD.findall(text))
+    return bool(text) and kept.total() >= _FAST_TEXT_MIN_SHARE * shown.total()
+
+
+def _trafilatura_text(source: str | etree._Element, url: str, fast: bool) -> str:
+    if not isinstance(source, str):
+        source = deepcopy(source)  # trafilatura prunes the tree it is given; metadata reads it later
+    return trafilatura.extract(source, url=url, output_format="txt", include_comments=False,
+                               include_tables=False, include_images=False, deduplicate=False,
+                               with_metadata=False, fast=fast) or ""
+
+
 def _main_text(html: str, tree: lxml.html.HtmlElement, url: str, body_xpath: str | None,
                warnings: list[str]) -> str:
     source: str | etree._Element = html
     nodes = tree.xpath(body_xpath) if body_xpath else []
     if nodes:
-        source = deepcopy(nodes[0])  # trafilatura prunes the tree it is given; metadata reads it later
+        source = nodes[0]
     elif body_xpath:
         warnings.append("hint_body_selector_unmatched")  # the site changed its layout
-    text = trafilatura.extract(source, url=url, output_format="txt", include_comments=False,
-                               include_tables=False, include_images=False, deduplicate=False,
-                               with_metadata=False)
+    text = _trafilatura_text(source, url, fast=True)
+    if not _holds_the_paragraphs(text, nodes[0] if nodes else tree):
+        text = _trafilatura_text(source, url, fast=False)
     if not text and nodes:
         # trafilatura's own heuristics found nothing in the hinted container: trust the hint.
         text = "\n".join(node.text_content() for node in nodes[0].iter("p")) or nodes[0].text_content()
-    return text or ""
+    return text
 
 
 def _paragraphs(text: str) -> list[str]:

@@ -298,3 +298,42 @@ def test_a_plausible_page_date_beats_the_url_date():
     result = extract_page(_article_page(head, STORY), "https://example.org/news/2022/11/07/hospital")
     assert result.published_at == datetime(2022, 11, 8, 7, 30, tzinfo=timezone.utc)
     assert "published_at_from_url" not in result.warnings
+
+
+# ---------------------------------------------------------------------------- fast mode first
+
+def _recording_trafilatura(monkeypatch) -> list[bool]:
+    """The ``fast`` flag of every trafilatura.extract call that extraction makes."""
+    import trafilatura
+
+    from pipelines import extract
+
+    calls: list[bool] = []
+    original = trafilatura.extract
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs["fast"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(extract.trafilatura, "extract", recording)
+    return calls
+
+
+def test_a_plausible_fast_text_skips_trafilatura_full_mode(monkeypatch):
+    calls = _recording_trafilatura(monkeypatch)
+    result = extract_page(_article_page("", STORY), "https://example.org/a")
+    assert result.body.split("\n") == STORY
+    assert calls == [True]
+
+
+def test_full_mode_runs_when_the_fast_text_is_implausibly_short(monkeypatch):
+    # trafilatura's fast mode drops an article laid out inside <footer> and keeps the menu;
+    # the fast text then holds far fewer words than the page's paragraphs.
+    menu = "".join(f"<li><a href='/s{i}'>قسم {i}</a></li>" for i in range(30))
+    story = [f"{line} {number}" for number, line in enumerate(STORY * 2)]
+    html = (f"<html><body><ul>{menu}</ul><footer><div>"
+            + "".join(f"<p>{line}</p>" for line in story) + "</div></footer></body></html>")
+    calls = _recording_trafilatura(monkeypatch)
+    result = extract_page(html.encode("utf-8"), "https://example.org/a")
+    assert calls == [True, False]
+    assert result.body.split("\n") == story
