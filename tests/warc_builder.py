@@ -1,4 +1,5 @@
-"""Small WARC files written by the crawler's own archive writer, for processing tests without a crawl."""
+"""Small WARC files written by the crawler's own archive writer, for processing tests without a crawl,
+and the demo mirror's article pages to fill them with."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from crawler import demo_site
 from crawler.archive import WarcArchive
 from crawler.items import ArchivedPage, HttpExchange
 from kernel.archive import run_paths
@@ -41,3 +43,23 @@ def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str,
             # A gzip member header followed by garbage: what a torn write leaves behind.
             out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"not a warc record" * 4)
     return path
+
+
+SEED_NUMBER, COPY_NUMBER = "2216410", "2216499"
+
+
+def demo_pages() -> dict[str, list[FakePage]]:
+    """Every article page of each demo-mirror source (and the seed page), at the site's real address."""
+    layouts, articles = demo_site.load_layouts(), demo_site.load_articles()
+    pages: dict[str, list[FakePage]] = {}
+    for source_id, layout in layouts.items():
+        base = layout["canonical_base"]
+        own = {a["path"] for a in articles if a["source"] == source_id}
+        own |= {static["path"] for static in layout.get("static_pages", [])}
+        pages[source_id] = [FakePage(base + path, body, content_type) for path, (body, content_type)
+                            in demo_site.render_site(source_id, layout, articles, base).items() if path in own]
+    # The seed page republished under another address, so that one story has two records.
+    seed = next(page for page in pages["tasnim"] if SEED_NUMBER in page.url)
+    pages["tasnim"].append(FakePage(seed.url.replace(SEED_NUMBER, COPY_NUMBER),
+                                    seed.body.replace(SEED_NUMBER.encode(), COPY_NUMBER.encode()), seed.content_type))
+    return pages
