@@ -12,14 +12,6 @@ from typing import Literal
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from kernel.settings import get_settings
@@ -40,6 +32,15 @@ AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdou
 @contextmanager
 def _progress(enabled: bool = True):
     """A progress display whose callback matches pipelines.batch.ProgressCallback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True,
                   disable=not enabled or not console.is_terminal) as bar:  # a pipe or log gets the summary only

@@ -166,6 +166,23 @@ class ElasticsearchTransport:
         _log_request(method, path, started, "ok")
         return answer
 
+    def server_info(self) -> dict:
+        """The answer to GET / from the transport below the client's product check, whatever the
+        server is (the compatibility headers of ``server_major`` are not sent)."""
+        from elastic_transport import TransportError
+
+        started = time.monotonic()
+        try:
+            answer = self._client.transport.perform_request("GET", "/", headers={"accept": "application/json"})
+        except TransportError as error:
+            _log_request("GET", "/", started, "failed")
+            raise SearchEngineError(f"GET / on {self._url}: {error.message}") from None
+        status = answer.meta.status
+        _log_request("GET", "/", started, status)
+        if not 200 <= status < 300 or not isinstance(answer.body, dict):
+            raise SearchEngineError(f"GET / on {self._url}: {status} {answer.body}", status)
+        return answer.body
+
     def streaming_bulk(self, actions, **options):
         """elasticsearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""
         from elasticsearch.helpers import streaming_bulk
@@ -205,10 +222,11 @@ def _server_major_client(base: type, bulk_headers: dict[str, str]) -> type:
 def detect_flavour(settings: Settings) -> tuple[str, str]:
     """("opensearch"|"elasticsearch", version number) from the server's GET /.
 
-    Asked through opensearch-py because the elasticsearch client refuses servers that are not
-    Elasticsearch before it would even show their answer.
+    Asked at the transport level of the elasticsearch client: the client itself refuses servers
+    that are not Elasticsearch before it would even show their answer, and opensearch-py (which
+    also loads aiohttp, a third of a second) is then only imported to speak to an OpenSearch server.
     """
-    info = OpenSearchTransport(settings).request("GET", "/")
+    info = ElasticsearchTransport(settings, server_major="").server_info()
     version = info.get("version", {})
     flavour = "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
     return flavour, version.get("number", "")
