@@ -273,7 +273,7 @@ def bench_search(bench: Bench, processed_dir: Path, corpus: list[dict], engine_s
         timings = []
         for query in queries:
             started = time.perf_counter()
-            post(url, json.dumps(search_request(query)).encode("utf-8"), "application/json")
+            post(url, json.dumps(search_request(query, flavour=engine.flavour)).encode("utf-8"), "application/json")
             timings.append((time.perf_counter() - started) * 1000)
         return timings
 
