@@ -86,13 +86,15 @@ def timed_run(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.C
 
 
 # A child's rusage peak also counts the memory it had before exec (a fork of this large process),
-# so the child reports the high-water mark of its own address space (VmHWM) as it exits.
+# so the child reports the high-water mark of its own address space (VmHWM) as it exits, and
+# the largest peak of its own children (the worker processes it spawned and waited for).
 _REPORT_PEAK = """
-import atexit, sys
+import atexit, resource, sys
 from pathlib import Path
 def report():
     peak = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
     sys.stderr.write("PEAK_RSS_KB " + peak.split()[1] + "\\n")
+    sys.stderr.write("WORKER_PEAK_RSS_KB " + str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + "\\n")
 atexit.register(report)
 sys.argv = ["newswire", *sys.argv[1:]]
 from newswire.cli import main
@@ -100,17 +102,17 @@ main()
 """
 
 
-def peak_rss_mb(newswire_args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run ``newswire ARGS``; its peak resident set (VmHWM of its own address space) in MB and
-    its wall time."""
+def peak_rss_mb(newswire_args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Run ``newswire ARGS``; its peak resident set (VmHWM of its own address space) in MB, the
+    largest peak of the worker processes it spawned (0 without) and its wall time."""
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _REPORT_PEAK, *newswire_args], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"newswire {' '.join(newswire_args[:2])} failed ({done.returncode}): {done.stderr[-2000:]}")
-    peak_kb = next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-    return int(peak_kb) / 1024, seconds
+    peaks = dict(line.split() for line in done.stderr.splitlines() if line.startswith(("PEAK_RSS_KB", "WORKER_PEAK")))
+    return int(peaks["PEAK_RSS_KB"]) / 1024, int(peaks["WORKER_PEAK_RSS_KB"]) / 1024, seconds
 
 
 @contextmanager

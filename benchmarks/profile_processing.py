@@ -2,7 +2,7 @@
 
 Crawls the corpus site (or reads ``--data-dir``, a data dir a crawl wrote), then runs
 ``process_archive(index=False)`` once to warm up and once measured, with every stage function
-wrapped in a CPU-time counter (``time.process_time``, this process only). "other" is what is left
+wrapped in a CPU-time counter (``time.process_time``, this process only, so with one worker). "other" is what is left
 of the whole batch: reading WARC records, building and writing the records, JSON round trips.
 ``--cprofile N`` also prints cProfile's top N functions by cumulative time.
 
@@ -49,14 +49,16 @@ def _timed(function: Callable, label: str, spent: dict[str, float]) -> Callable:
 
 def stage_profile(data_dir: Path, bench: Bench) -> dict:
     files = warc_files(data_dir)
-    process_archive(batch_settings(bench, data_dir), warc_files=files, index=False, only_new=False)  # warm-up
+    process_archive(batch_settings(bench, data_dir), warc_files=files, index=False, only_new=False,
+                    workers=1)  # warm-up
     spent: dict[str, float] = defaultdict(float)
     originals = {(module, name): getattr(module, name) for module, name in STAGES}
     for (module, name), label in STAGES.items():
         setattr(module, name, _timed(originals[(module, name)], label, spent))
     try:
         started = time.process_time()
-        summary = process_archive(batch_settings(bench, data_dir), warc_files=files, index=False, only_new=False)
+        summary = process_archive(batch_settings(bench, data_dir), warc_files=files, index=False, only_new=False,
+                                  workers=1)
         total = time.process_time() - started
     finally:
         for (module, name), function in originals.items():
@@ -84,7 +86,7 @@ def main() -> None:
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.runcall(process_archive, batch_settings(bench, data_dir), warc_files=warc_files(data_dir),
-                         index=False, only_new=False)
+                         index=False, only_new=False, workers=1)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.cprofile)
 
 

@@ -26,6 +26,10 @@ def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
         # politeness
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        # What a callback yields (a sitemap's requests, an article page's one item) is handled
+        # one at a time: the item pipeline, the WARC writer, is synchronous, so Scrapy's default
+        # of 100 in parallel only adds scheduling work.
+        "CONCURRENT_ITEMS": 1,
         "DOWNLOAD_DELAY": settings.crawl_delay,
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": max(settings.crawl_delay, 0.0),

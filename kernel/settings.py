@@ -7,6 +7,7 @@ all call :func:`get_settings`; nothing else reads the environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "newswire"
+MAX_PROCESS_WORKERS = 4  # each worker holds its own copy of the processing stack (about 190 MB)
 
 
 class Settings(BaseSettings):
@@ -85,6 +87,11 @@ class Settings(BaseSettings):
     # --- processing ------------------------------------------------------------------
     max_failure_rate: float = Field(
         0.2, description="Processing fails when more than this share of records fail."
+    )
+    process_workers: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, MAX_PROCESS_WORKERS), ge=1,
+        description="Worker processes that extract and analyse a batch's records; a small batch uses "
+        "fewer (default: the machine's cores, at most 4).",
     )
 
     alert_webhook: SecretStr | None = Field(

@@ -8,13 +8,16 @@ files first and only ids and texts are read back for story clustering.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
+import multiprocessing
 import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -189,21 +192,50 @@ def _rejected_letter(article: Article, reason: str) -> dict:
             "id": article.id, "offset": None, "at": datetime.now(UTC).isoformat()}
 
 
-def _first_pass(warc: WarcFile, profiles: dict[str, SourceProfile], partial: Path,
-                dead: list[dict], summary: BatchSummary, progress: ProgressCallback) -> None:
-    """Process every response of one WARC file into a local partial file of records."""
+# A worker costs a process start and its own import of the processing stack (seconds); below
+# this much archived data per worker the batch is faster in one process.
+MIN_WARC_BYTES_PER_WORKER = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Share:
+    """One worker's part of one WARC file: the records at positions stride, stride + strides, ...
+    (every worker reads the whole file, which costs little next to extraction, and the shares
+    of a file are merged back in record order)."""
+
+    warc: WarcFile
+    stride: int
+    strides: int
+    partial: Path
+
+
+@dataclass
+class _ShareResult:
+    share: _Share
+    summary: BatchSummary
+    dead: list[tuple[int, dict]]  # (record position, dead letter)
+
+
+def _process_share(share: _Share, profiles: dict[str, SourceProfile],
+                   progress: ProgressCallback = lambda stage, amount: None) -> _ShareResult:
+    """Process the records of one share into its partial file, each line prefixed with the
+    record's position in the WARC file. A top-level function: worker processes run it."""
+    warc = share.warc
     profile = profiles.get(warc.source_id, DEFAULT_PROFILE)
-    with partial.open("w", encoding="utf-8") as out:
-        for item in iter_responses(warc.url):
+    summary, dead = BatchSummary(), []
+    with share.partial.open("w", encoding="utf-8") as out:
+        for position, item in enumerate(iter_responses(warc.url)):
+            if position % share.strides != share.stride:
+                continue
             if isinstance(item, UnreadableRecord):
-                dead.append(_dead_letter(item, item.reason))
+                dead.append((position, _dead_letter(item, item.reason)))
                 summary.unreadable += 1
                 summary.error_reasons["unreadable_warc"] += 1
                 continue
             summary.responses += 1
             progress("records", 1)
             if not 200 <= item.status < 300:
-                dead.append(_dead_letter(item, f"http status {item.status}", item.url))
+                dead.append((position, _dead_letter(item, f"http status {item.status}", item.url)))
                 summary.error_reasons["http_status"] += 1
                 continue
             try:
@@ -211,15 +243,78 @@ def _first_pass(warc: WarcFile, profiles: dict[str, SourceProfile], partial: Pat
                 line = article.model_dump_json() + "\n"
             except Exception as exc:  # one poison record is a dead letter, never the night's batch
                 log.exception("record %s of %s crashed", item.record_id, warc.url)
-                dead.append(_dead_letter(item, f"processing crashed: {exc!r}", item.url))
+                dead.append((position, _dead_letter(item, f"processing crashed: {exc!r}", item.url)))
                 summary.errors += 1
                 summary.error_reasons["processing crashed"] += 1
                 continue
             if article.status == RecordStatus.ERROR:
-                dead.append(_dead_letter(item, article.error or "error", item.url))
+                dead.append((position, _dead_letter(item, article.error or "error", item.url)))
                 summary.errors += 1
                 summary.error_reasons[(article.error or "error").split(":")[0]] += 1
-            out.write(line)
+            out.write(f"{position}\t{line}")
+    return _ShareResult(share, summary, dead)
+
+
+def _worker_count(settings: Settings, warcs: list[WarcFile], requested: int | None) -> int:
+    """Workers of the first pass: as requested, else the setting, fewer for a small batch."""
+    if requested is not None:
+        return max(1, requested)
+    if settings.process_workers == 1 or not warcs:
+        return 1
+    size = 0
+    for warc in warcs:
+        fs, path = fsspec.core.url_to_fs(warc.url)
+        size += fs.size(path)
+    return max(1, min(settings.process_workers, size // MIN_WARC_BYTES_PER_WORKER))
+
+
+def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: Path, workers: int,
+                dead: dict[str, list[dict]], summary: BatchSummary,
+                progress: ProgressCallback) -> list[tuple[WarcFile, Path]]:
+    """Every response of every WARC file into a local partial file of records per WARC file.
+
+    With several workers, each file is split into one share per worker, run in worker processes
+    (spawned: nothing of this process is shared but the arguments), and the shares' partial
+    files are merged back in record order, so the partial files, and everything made of them,
+    are the same bytes as with one process.
+    """
+    shares = [_Share(warc, stride, workers, tmp / f"{number}-{stride}-{warc.stem}.jsonl")
+              for number, warc in enumerate(warcs) for stride in range(workers)]
+    if workers == 1:
+        results = [_process_share(share, profiles, progress) for share in shares]
+    else:
+        results = []
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for future in as_completed([pool.submit(_process_share, share, profiles) for share in shares]):
+                results.append(future.result())
+                progress("records", results[-1].summary.responses)
+    by_file: dict[str, list[_ShareResult]] = {}
+    for result in sorted(results, key=lambda r: r.share.stride):
+        by_file.setdefault(result.share.warc.url, []).append(result)
+        for name in ("responses", "unreadable", "errors"):
+            setattr(summary, name, getattr(summary, name) + getattr(result.summary, name))
+        summary.error_reasons.update(result.summary.error_reasons)
+    partials = []
+    for number, warc in enumerate(warcs):
+        parts = by_file[warc.url]
+        dead[warc.url].extend(letter for _, letter in sorted(
+            (entry for part in parts for entry in part.dead), key=lambda entry: entry[0]))
+        partial = tmp / f"{number}-{warc.stem}.jsonl"
+        _merge_shares([part.share.partial for part in parts], partial)
+        partials.append((warc, partial))
+    return partials
+
+
+def _merge_shares(paths: list[Path], merged: Path) -> None:
+    """The shares' position-prefixed lines, in position order and without the prefix, into one file."""
+    with ExitStack() as files, merged.open("w", encoding="utf-8") as out:
+        streams = [files.enter_context(path.open(encoding="utf-8")) for path in paths]
+        numbered = [((int(line.split("\t", 1)[0]), line) for line in stream) for stream in streams]
+        for _, line in heapq.merge(*numbered, key=lambda entry: entry[0]):
+            out.write(line.split("\t", 1)[1])
+    for path in paths:
+        path.unlink()
 
 
 def _process_response(item: ArchivedResponse, warc: WarcFile, profile: SourceProfile) -> Article:
@@ -283,6 +378,7 @@ def process_archive(
     target_index: str | None = None,
     only_new: bool = True,
     progress: ProgressCallback = lambda stage, amount: None,
+    workers: int | None = None,
 ) -> dict:
     """Process archived WARC files into records, dead letters and (optionally) the index.
 
@@ -291,6 +387,8 @@ def process_archive(
     only when each of its records was acknowledged by the engine or written to its dead-letter
     file; a file with a document the engine could not take now (see
     :mod:`pipelines.index.writes`) stays unprocessed and is named in ``pending_warc_files``.
+    ``workers``: processes of the first pass (default: ``settings.process_workers``, fewer for
+    a small batch); the output is the same whatever their number.
     """
     if warc_files is not None:
         warcs = [w for w in (parse_warc_path(f) for f in warc_files) if w is not None]
@@ -306,11 +404,8 @@ def process_archive(
     pending: set[str] = set()
 
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
-        partials: list[tuple[WarcFile, Path]] = []
-        for number, warc in enumerate(warcs):
-            partial = Path(tmp) / f"{number}-{warc.stem}.jsonl"
-            _first_pass(warc, profiles, partial, dead[warc.url], summary, progress)
-            partials.append((warc, partial))
+        partials = _first_pass(warcs, profiles, Path(tmp), _worker_count(settings, warcs, workers),
+                               dead, summary, progress)
         winners = _latest_copies(partials)
 
         def batch_articles() -> Iterator[Article]:

@@ -101,9 +101,16 @@ _MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed\u200b-\u200f\u202a-
 
 def normalize_for_matching(text: str) -> str:
     """Letters folded to one form, diacritics/tatweel/controls and punctuation dropped, one space."""
-    folded = _MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(_FOLD).lower()
-    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in folded)
-    return " ".join(kept.split())
+    folded = _MARKS.sub("", unicodedata.normalize("NFKC", text))
+    # One str.replace per folded character that occurs, not str.translate, which looks every
+    # character of a non-ASCII text up in the table; the same result, since no folded form is
+    # itself folded again.
+    for source, target in _FOLD.items():
+        if chr(source) in folded:
+            folded = folded.replace(chr(source), target)
+    # [^\W_] is exactly the characters of Unicode categories L* and N*, so one regex pass
+    # replaces a per-character category lookup
+    return re.sub(r"[\W_]+", " ", folded.lower()).strip()
 
 
 def content_hash(text: str) -> str:

@@ -18,11 +18,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from kernel.settings import Settings
+
+if TYPE_CHECKING:
+    import requests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = Path(__file__).resolve().parent / "kibana_schemas"
@@ -400,6 +401,8 @@ def _auth(settings: Settings) -> tuple[dict[str, str], tuple[str, str] | None]:
 
 
 def _request(method: str, url: str, settings: Settings, timeout: float, **kwargs) -> requests.Response:
+    import requests  # here: `newswire search` imports this module but never calls Kibana
+
     headers, basic_auth = _auth(settings)
     headers.update(kwargs.pop("headers", {}))
     try:

@@ -17,11 +17,8 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from langdetect.detector_factory import PROFILES_DIRECTORY
-
 from kernel.agencies import load_agencies
 from kernel.dates import check_window
-from pipelines.attribution import load_gazetteer
 from pipelines.index import SearchEngine
 
 HIGHLIGHT_PRE = "<mark>"
@@ -80,6 +77,9 @@ def resolve_agency(value: str) -> str:
     ids = [agency.id for agency in load_agencies()]
     if value.strip().lower() in ids:
         return value.strip().lower()
+    # imported here: the gazetteer brings the text stack, which only a name to look up needs
+    from pipelines.attribution import load_gazetteer
+
     found = load_gazetteer().lookup(value)
     if found is None:
         raise ValueError(f"unknown agency {value!r}; known ids: {', '.join(ids)} "
@@ -91,6 +91,7 @@ def resolve_agency(value: str) -> str:
 def known_languages() -> tuple[str, ...]:
     """Every code the language stage can write: langdetect's profiles (the ones it loads),
     Sorani (``ckb``, told apart by its letters: langdetect has no profile) and ``und``."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY
     return ("ar", "fa", "ur", "ckb", "en", "fr",
             *sorted(set(os.listdir(PROFILES_DIRECTORY)) - {"ar", "fa", "ur", "en", "fr"}), "und")
 

@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from warc_builder import FakePage, demo_site_pages, write_warc
+from warc_builder import COPY_NUMBER, SEED_NUMBER, demo_pages, write_warc
 
 from crawler.demo_site import load_articles as load_demo_articles
 from kernel.records import article_id
@@ -86,19 +86,6 @@ def test_demo_and_seed_annotated_twice_in_another_order_give_the_same_outcomes(s
     assert first["seed"] == ("ar", ("tasnim", "المصدر : وكالة تسنيم للأنباء"), "seed")
     assert first["seed-copy"][2] == "seed"
     assert {o[1][0] for o in first.values() if o[1]} == {"tasnim", "spa", "sana"}
-
-
-SEED_NUMBER, COPY_NUMBER = "2216410", "2216499"
-
-
-def demo_pages() -> dict[str, list[FakePage]]:
-    """Every article page of each demo-mirror source (and the seed page), at the site's real address."""
-    pages = demo_site_pages()
-    # The seed page republished under another address, so that one story has two records.
-    seed = next(page for page in pages["tasnim"] if SEED_NUMBER in page.url)
-    pages["tasnim"].append(FakePage(seed.url.replace(SEED_NUMBER, COPY_NUMBER),
-                                    seed.body.replace(SEED_NUMBER.encode(), COPY_NUMBER.encode()), seed.content_type))
-    return pages
 
 
 def processed_outcomes(settings) -> dict[str, tuple]:

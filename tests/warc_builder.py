@@ -1,4 +1,5 @@
-"""Small WARC files written by the crawler's own archive writer, for processing tests without a crawl."""
+"""Small WARC files written by the crawler's own archive writer, for processing tests without a crawl,
+and the demo mirror's article pages to fill them with."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str,
     return path
 
 
+SEED_NUMBER, COPY_NUMBER = "2216410", "2216499"
+
+
 def demo_site_pages() -> dict[str, list[FakePage]]:
     """Every article page of each demo-mirror source (its static pages too), at the site's real address."""
     layouts, articles = demo_site.load_layouts(), demo_site.load_articles()
@@ -54,4 +58,14 @@ def demo_site_pages() -> dict[str, list[FakePage]]:
         own |= {static["path"] for static in layout.get("static_pages", [])}
         pages[source_id] = [FakePage(base + path, body, content_type) for path, (body, content_type)
                             in demo_site.render_site(source_id, layout, articles, base).items() if path in own]
+    return pages
+
+
+def demo_pages() -> dict[str, list[FakePage]]:
+    """The demo site's pages and the seed page republished under another address, so that one
+    story has two records."""
+    pages = demo_site_pages()
+    seed = next(page for page in pages["tasnim"] if SEED_NUMBER in page.url)
+    pages["tasnim"].append(FakePage(seed.url.replace(SEED_NUMBER, COPY_NUMBER),
+                                    seed.body.replace(SEED_NUMBER.encode(), COPY_NUMBER.encode()), seed.content_type))
     return pages

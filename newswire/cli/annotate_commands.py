@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Iterator
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newswire.cli.app import app
@@ -135,6 +134,8 @@ def annotate(
     if source != "-" and not Path(source).is_file():
         console.print(f"[red]no such file:[/] {source}")
         raise typer.Exit(2)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(SpinnerColumn(), TextColumn("annotating {task.completed} records"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("annotate", total=None)

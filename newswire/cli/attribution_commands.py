@@ -12,7 +12,6 @@ from rich.table import Table
 from newswire.cli.app import app
 from newswire.cli.output import console, print_json
 from pipelines.evaluation import DEFAULT_SHARED_DATA
-from pipelines.evaluation import attribution as attribution_evaluation
 
 
 @app.command("eval-attribution")
@@ -22,6 +21,10 @@ def eval_attribution(
                                      help="Folder of the public datasets (corpus cases are skipped without it)."),
 ) -> None:
     """Attribution on the labelled set: tuning and held-out figures, per agency and overall."""
+    # imported here: it loads the whole stage sequence (trafilatura, tldextract), which the
+    # other `newswire` commands would pay for
+    from pipelines.evaluation import attribution as attribution_evaluation
+
     with console.status("tagging the labelled cases ..."):
         reports = {split: report.as_dict() for split, report in attribution_evaluation.run(shared_data).items()}
     for reason in reports["tune"]["skipped"]:

@@ -8,8 +8,6 @@ import sys
 import textwrap
 from typing import Any
 
-import arabic_reshaper
-from bidi import get_display
 from rich.console import Console
 from rich.markup import escape
 
@@ -38,6 +36,9 @@ def terminal_lines(text: str, width: int) -> list[str]:
     """Rich markup of `text` for a terminal without bidi support: wrapped in reading order,
     then each line shaped (joined letter forms) and put in display order; the words between
     MARK_START and MARK_END in bold."""
+    import arabic_reshaper  # here: only terminal output is shaped, `--json` is not
+    from bidi import get_display
+
     lines = []
     for line in textwrap.wrap(text, width) or [""]:
         parts = _MARKS.split(get_display(arabic_reshaper.reshape(line)))

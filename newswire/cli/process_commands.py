@@ -12,14 +12,6 @@ from typing import Literal
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from kernel.settings import get_settings
@@ -40,6 +32,15 @@ AS_JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdou
 @contextmanager
 def _progress(enabled: bool = True):
     """A progress display whose callback matches pipelines.batch.ProgressCallback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True,
                   disable=not enabled or not console.is_terminal) as bar:  # a pipe or log gets the summary only
@@ -125,6 +126,9 @@ def process_command(
     sources: list[str] | None = SOURCES,
     all_files: bool = typer.Option(False, "--all", help="Also files processed before."),
     no_index: bool = typer.Option(False, "--no-index", help="Write records only, do not index."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1,
+        help="Worker processes (default: NEWSWIRE_PROCESS_WORKERS, fewer for a small batch); same output."),
     as_json: bool = AS_JSON,
 ) -> None:
     """Process newly archived crawls: records, dead letters and the index."""
@@ -133,7 +137,7 @@ def process_command(
     settings, summary = _over_window(window_options(since, until, sources), as_json,
                                      lambda settings, window, advance: process_archive(
                                          settings, **window, index=not no_index, only_new=not all_files,
-                                         progress=advance))
+                                         progress=advance, workers=workers))
     _finish(summary, "processing", as_json, settings)
 
 

@@ -1,0 +1,30 @@
+"""normalize_for_matching, the text every duplicate check compares, against its definition: NFKC,
+marks dropped, letters folded, lower case, and every character that is not a letter or a digit
+(Unicode categories L* and N*) a separator, runs of separators one space."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+
+from pipelines.dedup import _FOLD, _MARKS, content_hash, normalize_for_matching
+
+
+def by_definition(text: str) -> str:
+    folded = _MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(_FOLD).lower()
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in folded)
+    return " ".join(kept.split())
+
+
+def test_every_character_is_kept_folded_or_a_separator_as_defined():
+    differing = [hex(code) for code in range(sys.maxunicode + 1)
+                 if not 0xD800 <= code <= 0xDFFF  # surrogates are no characters
+                 and normalize_for_matching(f"x{chr(code)}y") != by_definition(f"x{chr(code)}y")]
+    assert differing == []
+
+
+def test_folded_letters_digits_and_separators_of_an_arabic_text():
+    text = "أعلنت  وكالة الأنباء (واس) إطلاق ٣ مبادرات—في «الرياض»؛ آخر الأخبار ی ک ئ ؤ ـ"
+    assert normalize_for_matching(text) == by_definition(text) == (
+        "اعلنت وكاله الانباء واس اطلاق 3 مبادرات في الرياض اخر الاخبار ي ك ي و")
+    assert content_hash("آخر الأخبار") == content_hash("اخر  الاخبار!")
