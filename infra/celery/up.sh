@@ -137,6 +137,8 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC='postgresql+psycopg_async://air
 export AIRFLOW__CELERY__BROKER_URL='redis://:$REDIS_PASSWORD@127.0.0.1:$redis_port/0'
 export AIRFLOW__CELERY__RESULT_BACKEND='db+postgresql+psycopg://airflow:$PG_PASSWORD@127.0.0.1:$pg_port/airflow'
 export AIRFLOW__CELERY__WORKER_CONCURRENCY=$concurrency
+# Task instances record the Celery worker that ran them, not only this machine's name.
+export AIRFLOW__CORE__HOSTNAME_CALLABLE=newswire.airflow_support.worker_hostname
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT=$api_port
 # One API server process is plenty here; the default starts four.
@@ -166,7 +168,7 @@ start scheduler "$VENV_BIN/airflow" scheduler
 start dag-processor "$VENV_BIN/airflow" dag-processor
 host=$(hostname)
 for n in $(seq "$workers"); do
-  start "worker-w$n" "$VENV_BIN/airflow" celery worker --celery-hostname "w$n@$host" --concurrency "$concurrency"
+  NEWSWIRE_CELERY_HOSTNAME="w$n@$host" start "worker-w$n" "$VENV_BIN/airflow" celery worker --celery-hostname "w$n@$host" --concurrency "$concurrency"
 done
 
 wait_for() {  # NAME SECONDS COMMAND...: until COMMAND succeeds, as long as process NAME lives
