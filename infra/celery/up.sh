@@ -105,14 +105,14 @@ touch "$DIR/logs/postgres.log"
 # pg_ctl stop (down.sh) is postgres's own clean shutdown; its pid is recorded like the others.
 head -1 "$PGDATA/postmaster.pid" >"$DIR/run/postgres.pid"
 export PGPASSWORD=$PG_PASSWORD
-if ! psql -h 127.0.0.1 -p "$pg_port" -U airflow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='airflow'" | grep -q 1; then
-  psql -h 127.0.0.1 -p "$pg_port" -U airflow -d postgres -qc "CREATE DATABASE airflow"
+if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U airflow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='airflow'" | grep -q 1; then
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U airflow -d postgres -qc "CREATE DATABASE airflow"
 fi
 unset PGPASSWORD
 
 # --------------------------------------------------------------------------- redis
 # Only a broker: nothing is saved to disk (no RDB snapshots, no append-only file).
-redis-server - <<EOF
+redis-server - >>"$DIR/logs/redis.log" 2>&1 <<EOF
 bind 127.0.0.1
 port $redis_port
 requirepass $REDIS_PASSWORD
