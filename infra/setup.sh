@@ -8,7 +8,7 @@
 #                           distribution with its run user (infra/engine/elasticsearch8/install.sh),
 #                           the extraction benchmark's peers
 #                           (the bench extra) and its pages: about 70 MB downloaded from PyPI and the Go
-#                           module proxy (needs the go command), 2 MB kept in var/extraction-pages
+#                           module proxy (needs the go command), 2 MB kept in var/extraction-pages,
 #                           and the `celery` extra for the CeleryExecutor soak (its PostgreSQL and
 #                           redis-server come with infra/celery/up.sh)
 # Safe to run again: every step checks before it installs.
