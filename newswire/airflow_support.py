@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -132,6 +134,19 @@ QUICK_TASK_ARGS = _task_args(1, timedelta(seconds=30), timedelta(minutes=5), tim
 
 class CrawlFailed(RuntimeError):
     pass
+
+
+# --------------------------------------------------------------------------- workers
+
+WORKER_HOSTNAME_ENV = "NEWSWIRE_CELERY_HOSTNAME"
+
+
+def worker_hostname() -> str:
+    """Airflow's `core.hostname_callable` in infra/celery/up.sh: the Celery worker's own name
+    (w1@HOST, set per worker in NEWSWIRE_CELERY_HOSTNAME), recorded as each task instance's
+    hostname; the machine's name in the other processes. Several workers on one machine would
+    all be recorded as the machine otherwise."""
+    return os.environ.get(WORKER_HOSTNAME_ENV) or socket.getfqdn()
 
 
 # --------------------------------------------------------------------------- settings

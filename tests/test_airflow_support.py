@@ -136,3 +136,12 @@ def test_reprocess_params_are_checked_and_fail_without_retry():
         support.reprocess_from_params(None, {"since": "29/11/2026"})
     with pytest.raises(AirflowFailException, match=r"since \(2026-11-29\) is after until \(2026-11-01\)"):
         support.reprocess_from_params(None, {"since": "2026-11-29", "until": "2026-11-01"})
+
+
+def test_task_instances_record_the_celery_worker_name_where_one_is_set(monkeypatch):
+    import socket
+
+    monkeypatch.setenv(support.WORKER_HOSTNAME_ENV, "w2@vm")
+    assert support.worker_hostname() == "w2@vm"
+    monkeypatch.delenv(support.WORKER_HOSTNAME_ENV)
+    assert support.worker_hostname() == socket.getfqdn()
