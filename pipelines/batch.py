@@ -412,12 +412,13 @@ def process_archive(
             for number in range(len(partials)):
                 yield from _kept(partials, winners, number)
 
+        stored_stories = IndexedStories(engine, target_index) if engine is not None else None
         stories = cluster_batch(
             {a.id: StoryMember(a.id, first_seen(a.published_at, a.crawled_at)) for a in batch_articles()},
             lambda: ((article.id, story_text(article)) for article in batch_articles()),
-            IndexedStories(engine, target_index) if engine is not None else None, settings.story_window_days)
+            stored_stories, settings.story_window_days)
         clusters = stories.clusters
-        summary.story_merges, summary.stories_renamed = stories.merges, stories.stored_renamed
+        summary.story_merges = stories.merges
         summary.story_clusters = len({clusters[article_id] for article_id in winners if article_id in clusters})
         sent: dict[str, Article] = {}  # id -> the record (without its text), to trace failures back
 
@@ -448,6 +449,10 @@ def process_archive(
                 result.rejected = also.rejected | result.rejected
                 summary.also_indexed_into = building
             _settle(result, sent, warcs, dead, pending, summary)
+            if stories.renames and not pending:
+                # Only once tonight's articles are in: a story may now be named after one of them.
+                # With some pending, the retry's window finds these articles again and renames them.
+                summary.stories_renamed = stored_stories.rename(stories.renames)
         summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
 
     for warc in warcs:

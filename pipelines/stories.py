@@ -55,8 +55,9 @@ class StoryAssignment:
     are renamed through this)."""
     merges: int = 0
     """Groups that met two or more stored stories, now one."""
-    stored_renamed: int = 0
-    """Stored articles given their story's new name."""
+    renames: dict[str, str] = field(default_factory=dict)
+    """Every stored article -> its story's new name, where that changed (the members of a story
+    merged away outside the window included): what the caller stores once the batch is."""
 
 
 class StoryStore(Protocol):
@@ -75,8 +76,9 @@ class StoryStore(Protocol):
 def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tuple[str, str]]],
                   store: StoryStore | None, window_days: int) -> StoryAssignment:
     """Tonight's stories: the batch (members, and its texts read once) clustered with the stored
-    articles of the days around it. Stored articles whose story changed are renamed in the store,
-    the members of a story merged away outside the window included."""
+    articles of the days around it. Reads the store only: the caller renames
+    (``store.rename(assignment.renames)``) once the batch itself is stored, so no stored article
+    is named after a batch article that is not there yet."""
     members = dict(batch)
     stored: list[tuple[str, str]] = []
     bounds = window_bounds(batch.values(), window_days)
@@ -86,13 +88,11 @@ def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tu
                 members[member.id] = member
                 stored.append((member.id, text))
     assignment = assign_stories((item for part in (texts(), stored) for item in part), members)
-    if store is not None:
-        moved = dict(assignment.moved)
-        if assignment.renamed:
-            for article_id, name in store.members_of(sorted(assignment.renamed)):
-                if article_id not in batch:
-                    moved.setdefault(article_id, assignment.renamed[name])
-        assignment.stored_renamed = store.rename(moved) if moved else 0
+    assignment.renames = dict(assignment.moved)
+    if store is not None and assignment.renamed:
+        for article_id, name in store.members_of(sorted(assignment.renamed)):
+            if article_id not in batch:
+                assignment.renames.setdefault(article_id, assignment.renamed[name])
     return assignment
 
 
@@ -154,7 +154,7 @@ def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> Sto
     for group in grouped.values():
         stored_names = {m.stored_cluster for m in group if m.stored_cluster is not None}
         candidates = stored_names | {m.id for m in group if m.stored_cluster is None}
-        name = min(candidates, key=lambda candidate: _seniority_of(candidate, members, stored_names))
+        name = min(candidates, key=lambda candidate: _seniority_of(candidate, members))
         assignment.merges += len(stored_names) > 1
         for loser in sorted(stored_names - {name}):
             assignment.renamed[loser] = name
@@ -165,11 +165,11 @@ def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> Sto
     return assignment
 
 
-def _seniority_of(candidate: str, members: dict[str, StoryMember], stored_names: set[str]) -> tuple:
+def _seniority_of(candidate: str, members: dict[str, StoryMember]) -> tuple:
     if candidate in members:
         return _seniority(members[candidate].first_seen, candidate)
     # A stored name whose article is outside the window: older than everything in it.
-    return (False, float("-inf"), candidate) if candidate in stored_names else _seniority(None, candidate)
+    return (False, float("-inf"), candidate)
 
 
 def representative(cluster: str | None, article_id: str) -> bool:

@@ -171,6 +171,7 @@ def nightly_clusters(documents: dict[str, Document], window_days: int = NIGHTLY_
                    if documents[key].collected_at.date() == day}
         assignment = cluster_batch(tonight, lambda: ((key, texts[key]) for key in tonight), stories, window_days)
         stories.store(tonight.values(), texts, assignment.clusters)
+        stories.rename(assignment.renames)
     return {article_id: member.stored_cluster for article_id, member in stories.members.items()}
 
 
