@@ -23,7 +23,8 @@ class Settings(BaseSettings):
 
     # --- search engine -------------------------------------------------------------
     search_url: str = Field(
-        "http://127.0.0.1:9250", description="Elasticsearch or OpenSearch URL (flavour detected)."
+        "http://127.0.0.1:9250", description="Elasticsearch or OpenSearch URL (flavour detected); the nodes of "
+        "one cluster separated by commas, so that a node that is down is passed over."
     )
     search_api_key: SecretStr | None = Field(None, description="API key (Elasticsearch).")
     search_user: str | None = Field(None, description="Basic-auth user.")
@@ -126,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def local_engine_home(self) -> Path:
         return self.engine_home or (Path.home() / ".cache" / "newswire" / "engine")
+
+    @property
+    def search_urls(self) -> list[str]:
+        """The node URLs of ``search_url``, in the order given."""
+        return [url.strip() for url in self.search_url.split(",") if url.strip()]
 
     @property
     def read_alias(self) -> str:

@@ -90,6 +90,11 @@ def failure_notice(context: Mapping[str, Any], settings: Settings) -> dict[str, 
     }
 
 
+class FailedTasksAlreadyNotified(AirflowFailException):
+    """Raised by a DAG's last step to turn the run red for tasks that failed before it: each of
+    those notified when it failed, so this failure is logged but not sent again."""
+
+
 def notify_failure(context: Mapping[str, Any]) -> None:
     """`on_failure_callback` of every newswire task: log the failure at ERROR and POST it as
     JSON to NEWSWIRE_ALERT_WEBHOOK when set. Airflow calls it once a task has failed for good
@@ -100,7 +105,7 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     settings = get_settings()
     notice = failure_notice(context, settings)
     log.error("newswire task failed: %s", json.dumps(notice, ensure_ascii=False))
-    if settings.alert_webhook is None:
+    if settings.alert_webhook is None or isinstance(context.get("exception"), FailedTasksAlreadyNotified):
         return
     request = urllib.request.Request(
         settings.alert_webhook.get_secret_value(), method="POST",
@@ -305,7 +310,7 @@ def raise_if_sources_failed(source_ids: Iterable[str], manifests: Iterable[Mappi
     crawled = {str(m.get("source_id")) for m in manifests if m}
     failed = sorted(set(source_ids) - crawled)
     if failed:
-        raise AirflowFailException(f"crawl failed for {', '.join(failed)}; the other sources were published")
+        raise FailedTasksAlreadyNotified(f"crawl failed for {', '.join(failed)}; the other sources were published")
     return sorted(crawled)
 
 
@@ -338,26 +343,71 @@ def log_counts(title: str, counts: Mapping) -> None:
             log.info("  %-16s %s", key, value)
 
 
-def process_new_crawls(settings: Settings, events: Mapping | None) -> dict:
-    """Process every archived WARC file not processed yet and index it.
+def new_warc_files(settings: Settings, events: Mapping | None) -> list[str]:
+    """Every archived WARC file not processed yet, one mapped processing task each.
 
     Not only the files the triggering events name: a night whose processing failed (engine down
-    through every retry) is caught up by the next run. Fails without retry when the share of
-    records that went to the dead-letter files is above ``settings.max_failure_rate``; fails
-    with retries (IndexingIncomplete) when the engine could not take some documents now. The
-    counts per stage are the task result either way.
+    through every retry) is caught up by the next run.
     """
-    from pipelines.batch import (
-        FailureRateExceeded,
-        process_archive,
-        raise_if_failure_rate_exceeded,
-    )
+    from pipelines.batch import unprocessed_warc_files
 
     announced = warc_files_from_events(events)
-    log.info("processing every WARC file not processed yet%s",
+    files = [warc.url for warc in unprocessed_warc_files(settings)]
+    log.info("%d WARC files not processed yet%s", len(files),
              f" ({len(announced)} announced by the triggering crawl runs)" if announced is not None else "")
-    summary = process_archive(settings, since=None, until=None, sources=None)
+    return files
+
+
+def warc_label(warc_file: str) -> str:
+    """How a file's mapped task is named in the UI: source, crawl day and run."""
+    from kernel.archive import parse_warc_path
+
+    warc = parse_warc_path(warc_file)
+    return f"{warc.source_id} {warc.crawl_date:%Y-%m-%d} {warc.stem}" if warc else warc_file
+
+
+def process_warc_file(settings: Settings, warc_file: str) -> dict:
+    """Process and index one WARC file, each article provisionally its own story (the run's last
+    step names the stories of all its files together). Fails with retries (IndexingIncomplete)
+    when the engine could not take some documents now; the failure rate is judged for the whole
+    run by :func:`reconcile_run`."""
+    from pipelines.batch import IndexingIncomplete, process_archive
+
+    summary = process_archive(settings, warc_files=[warc_file], stories=False)
+    log_counts(f"counts for {warc_label(warc_file)}", summary)
+    if summary["pending_warc_files"]:
+        raise IndexingIncomplete(f"{summary['index_failed']} documents could not be indexed now "
+                                 f"({summary['index_failure']}); the retry takes the file again")
+    return summary
+
+
+def reconcile_run(settings: Settings, warc_files: list[str], summaries: Iterable[Mapping | None]) -> dict:
+    """The run's last step: name the stories of every file its tasks processed as one batch over
+    them would (:func:`pipelines.batch.reconcile_stories`), then turn the run red when a file's
+    task failed or too many records went to the dead letters. The counts per stage, for the
+    whole run, are the task result either way.
+
+    A file whose task failed has no marker, so the next run takes it again.
+    """
+    from kernel.archive import parse_warc_path
+    from pipelines.batch import (
+        FailureRateExceeded,
+        already_processed,
+        combine_summaries,
+        raise_if_failure_rate_exceeded,
+        reconcile_stories,
+    )
+
+    done = already_processed(settings, [w for w in map(parse_warc_path, warc_files) if w is not None])
+    processed = [f for f in warc_files if f in done]
+    summary = combine_summaries(dict(s) for s in summaries if s)
+    stories = reconcile_stories(settings, processed)
+    summary |= {name: stories[name] for name in ("story_clusters", "story_merges", "stories_renamed",
+                                                 "stories_reassigned", "superseded")}
     log_counts("counts per stage", summary)
+    if missing := sorted(set(warc_files) - done):
+        raise FailedTasksAlreadyNotified(f"{len(missing)} of {len(warc_files)} WARC files were not processed "
+                                   f"(first: {missing[0]}); the next run takes them again")
     try:
         raise_if_failure_rate_exceeded(summary, settings)
     except FailureRateExceeded as exc:

@@ -37,7 +37,9 @@ from pipelines.index.writes import BulkResult
 from pipelines.stages import DEFAULT_PROFILE, SourceProfile, process_page, story_text
 from pipelines.stories import (
     STORED_FIELDS,
+    StoryAssignment,
     StoryMember,
+    StoryStore,
     cluster_batch,
     first_seen,
     representative,
@@ -154,6 +156,14 @@ def already_processed(settings: Settings, warcs: list[WarcFile] | None = None) -
     candidates = list_warc_files(settings.archive) if warcs is None else warcs
     # Paths as the processed root's filesystem spells them, so find's answers compare.
     return {warc.url for warc in candidates if fsspec.core.url_to_fs(marker_path(settings, warc))[1] in markers}
+
+
+def unprocessed_warc_files(settings: Settings, *, since: date | None = None, until: date | None = None,
+                           sources: list[str] | None = None) -> list[WarcFile]:
+    """The archived WARC files of the window (default: all) without a processed marker."""
+    warcs = list_warc_files(settings.archive, since=since, until=until, sources=sources)
+    done = already_processed(settings, warcs)
+    return [warc for warc in warcs if warc.url not in done]
 
 
 def _mark_processed(settings: Settings, warcs: Iterable[WarcFile]) -> None:
@@ -324,13 +334,14 @@ def _process_response(item: ArchivedResponse, warc: WarcFile, profile: SourcePro
                         listed_published_at=parse_iso_datetime(item.metadata.get("listed_published_at")))
 
 
-def _read_partial(path: Path) -> Iterator[Article]:
-    with path.open(encoding="utf-8") as lines:
+def _read_partial(path: Path | str) -> Iterator[Article]:
+    """The records of a local partial file or of a processed file (an fsspec URL)."""
+    with fsspec.open(str(path), "r", encoding="utf-8") as lines:
         for line in lines:
             yield Article.model_validate_json(line)
 
 
-def _latest_copies(partials: list[tuple[WarcFile, Path]]) -> dict[str, tuple[int, int]]:
+def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> dict[str, tuple[int, int]]:
     """Record id -> (file number, line number) of the copy that is indexed.
 
     One article can be archived twice in a batch (a killed crawl crawled again, two URLs with one
@@ -349,7 +360,7 @@ def _latest_copies(partials: list[tuple[WarcFile, Path]]) -> dict[str, tuple[int
     return {record_id: place for record_id, (_, place) in best.items()}
 
 
-def _kept(partials: list[tuple[WarcFile, Path]], winners: dict[str, tuple[int, int]],
+def _kept(partials: list[tuple[WarcFile, Path | str]], winners: dict[str, tuple[int, int]],
           number: int) -> Iterator[Article]:
     """The records of one file that are indexed: no errors, no superseded copies."""
     for line, article in enumerate(_read_partial(partials[number][1])):
@@ -379,6 +390,7 @@ def process_archive(
     only_new: bool = True,
     progress: ProgressCallback = lambda stage, amount: None,
     workers: int | None = None,
+    stories: bool = True,
 ) -> dict:
     """Process archived WARC files into records, dead letters and (optionally) the index.
 
@@ -389,14 +401,16 @@ def process_archive(
     :mod:`pipelines.index.writes`) stays unprocessed and is named in ``pending_warc_files``.
     ``workers``: processes of the first pass (default: ``settings.process_workers``, fewer for
     a small batch); the output is the same whatever their number.
+    ``stories=False`` leaves each article provisionally its own story and reads no stored story:
+    files processed one by one, side by side (the mapped tasks of one run), are named together
+    by :func:`reconcile_stories` afterwards.
     """
     if warc_files is not None:
         warcs = [w for w in (parse_warc_path(f) for f in warc_files) if w is not None]
+    elif only_new:
+        warcs = unprocessed_warc_files(settings, since=since, until=until, sources=sources)
     else:
         warcs = list_warc_files(settings.archive, since=since, until=until, sources=sources)
-        if only_new:
-            done = already_processed(settings, warcs)
-            warcs = [w for w in warcs if w.url not in done]
     summary = BatchSummary(warc_files=len(warcs))
     engine, summary.index = _engine_for(settings, target_index) if index else (None, None)
     profiles = source_profiles(settings)
@@ -413,13 +427,11 @@ def process_archive(
                 yield from _kept(partials, winners, number)
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
-        stories = cluster_batch(
-            {a.id: StoryMember(a.id, first_seen(a.published_at, a.crawled_at)) for a in batch_articles()},
-            lambda: ((article.id, story_text(article)) for article in batch_articles()),
-            stored_stories, settings.story_window_days)
-        clusters = stories.clusters
-        summary.story_merges = stories.merges
-        summary.story_clusters = len({clusters[article_id] for article_id in winners if article_id in clusters})
+        assignment = (_stories_of(batch_articles, stored_stories, settings.story_window_days) if stories
+                      else StoryAssignment(clusters={article_id: article_id for article_id in winners}))
+        clusters = assignment.clusters
+        summary.story_merges = assignment.merges
+        summary.story_clusters = len({clusters[article_id] for article_id in winners})
         sent: dict[str, Article] = {}  # id -> the record (without its text), to trace failures back
 
         def finished_records() -> Iterator[Article]:
@@ -427,7 +439,7 @@ def process_archive(
                 out_path = processed_path(settings, warc)
                 with _replaced(out_path) as out:
                     for article in _kept(partials, winners, number):
-                        article.story_cluster = clusters.get(article.id)
+                        article.story_cluster = clusters[article.id]
                         out.write(article.model_dump_json() + "\n")
                         _count(summary, article)
                         progress("indexed", 1)
@@ -449,10 +461,10 @@ def process_archive(
                 result.rejected = also.rejected | result.rejected
                 summary.also_indexed_into = building
             _settle(result, sent, warcs, dead, pending, summary)
-            if stories.renames and not pending:
+            if assignment.renames and not pending:
                 # Only once tonight's articles are in: a story may now be named after one of them.
                 # With some pending, the retry's window finds these articles again and renames them.
-                summary.stories_renamed = stored_stories.rename(stories.renames)
+                summary.stories_renamed = stored_stories.rename(assignment.renames)
         summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
 
     for warc in warcs:
@@ -465,6 +477,104 @@ def process_archive(
         if summary.also_indexed_into:
             engine.refresh(summary.also_indexed_into)
     return summary.as_dict()
+
+
+def _stories_of(articles: Callable[[], Iterator[Article]], store: StoryStore | None,
+                window_days: int) -> StoryAssignment:
+    """The stories of a batch (the articles, read twice) with those of the store around it."""
+    return cluster_batch(
+        {a.id: StoryMember(a.id, first_seen(a.published_at, a.crawled_at)) for a in articles()},
+        lambda: ((article.id, story_text(article)) for article in articles()), store, window_days)
+
+
+def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index: str | None = None) -> dict:
+    """Name the stories of WARC files processed side by side with ``stories=False`` (the mapped
+    tasks of one run) as one batch over all of them would: the same clusters, the same copy of
+    an article archived in two of the files, the same processed files.
+
+    The processed records of the files are the batch (each file's latest processing); tonight's
+    articles are clustered with the stored ones around them, the index is given each changed
+    story name (and the latest copy of an article that two files hold), then the processed
+    files are rewritten where they changed, then stored articles of other runs are renamed. A
+    write the engine refuses raises IndexingIncomplete before any file is rewritten, and the
+    retry reconciles again from the same files.
+    """
+    from pipelines.index import SearchEngine
+
+    warcs = [warc for warc in map(parse_warc_path, warc_files) if warc is not None]
+    outputs: list[tuple[WarcFile, str]] = [(warc, processed_path(settings, warc)) for warc in warcs]
+    outputs = [(warc, url) for warc, url in outputs if _exists(url)]
+    if not outputs:
+        return {"warc_files": 0, "records": 0, "story_clusters": 0, "story_merges": 0, "stories_renamed": 0,
+                "stories_reassigned": 0, "superseded": 0, "outputs_rewritten": 0}
+    engine = SearchEngine.connect(settings)
+    engine.check_health()
+    winners = _latest_copies(outputs)
+
+    def batch_articles() -> Iterator[Article]:
+        for number in range(len(outputs)):
+            yield from _kept(outputs, winners, number)
+
+    store = IndexedStories(engine, target_index)
+    assignment = _stories_of(batch_articles, store, settings.story_window_days)
+    copies = Counter(article.id for _, url in outputs for article in _read_partial(url))
+    latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
+    named: dict[str, dict] = {}
+    changed_files: set[int] = set()
+    for number, (_, url) in enumerate(outputs):
+        for line, article in enumerate(_read_partial(url)):
+            story = assignment.clusters[article.id]
+            if winners[article.id] != (number, line):
+                changed_files.add(number)  # a superseded copy leaves this file
+                continue
+            if article.story_cluster != story:
+                changed_files.add(number)
+            if copies[article.id] > 1:
+                latest.append(article.model_copy(update={"story_cluster": story}))
+            elif article.story_cluster != story:
+                named[article.id] = {"story_cluster": story, "story_representative": representative(story, article.id)}
+    targets = [target_index] if target_index else [None, *filter(None, [engine.version_being_built()])]
+    for index in targets:
+        failed = [engine.bulk_upsert(latest, index=index), engine.update_fields(named, index=index)]
+        refused = sum(len(result.retryable) + len(result.rejected) for result in failed)
+        if refused:
+            raise IndexingIncomplete(f"{refused} story names could not be stored now; the retry reconciles again")
+    for number in sorted(changed_files):
+        url = outputs[number][1]
+        records = [article.model_copy(update={"story_cluster": assignment.clusters[article.id]})
+                   for article in _kept(outputs, winners, number)]
+        with _replaced(url) as out:
+            out.writelines(article.model_dump_json() + "\n" for article in records)
+    renamed = store.rename(assignment.renames) if assignment.renames else 0
+    for index in targets:
+        engine.refresh(index)
+    return {"warc_files": len(outputs), "records": len(winners),
+            "story_clusters": len(set(assignment.clusters[article_id] for article_id in winners)),
+            "story_merges": assignment.merges, "stories_renamed": renamed, "stories_reassigned": len(named),
+            "superseded": sum(copies.values()) - len(winners),
+            "outputs_rewritten": len(changed_files)}
+
+
+def _exists(url: str) -> bool:
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs.exists(path)
+
+
+def combine_summaries(summaries: Iterable[dict]) -> dict:
+    """One batch's summary (:meth:`BatchSummary.as_dict`) from those of its parts, processed apart."""
+    total = BatchSummary()
+    for part in summaries:
+        for item in fields(total):
+            value, mine = part.get(item.name), getattr(total, item.name)
+            if isinstance(mine, Counter):
+                mine.update(value or {})
+            elif isinstance(mine, list):
+                mine.extend(value or [])
+            elif isinstance(mine, int):
+                setattr(total, item.name, mine + (value or 0))
+            elif mine is None:
+                setattr(total, item.name, value)
+    return total.as_dict()
 
 
 class IndexedStories:

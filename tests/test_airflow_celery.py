@@ -1,7 +1,8 @@
 """The CeleryExecutor soak: three nights of the demo mirror crawled and processed through the real
 scheduler and Celery workers of infra/celery/up.sh (PostgreSQL metadata database, redis broker),
 once with one worker and once with two. The two-worker run must spread its tasks over both
-workers and end with the same documents and story clusters as the one-worker run.
+workers (the crawl of each source and the processing of each WARC file are mapped tasks) and end
+with the same documents and story clusters as the one-worker run.
 
 Select it with `-m celery`; it prints the wall time of each run (trigger of the first night to the
 end of the last night's processing).
@@ -156,6 +157,8 @@ def test_two_celery_workers_share_the_nights_and_index_what_one_worker_indexes(e
 
     assert set().union(*one.hostnames.values()) == {f"w1@{os.uname().nodename}"}
     assert set().union(*two.hostnames.values()) == hosts, two.hostnames
+    # The nights' WARC files (one per source) were processed side by side, by both workers.
+    assert two.hostnames["newswire_process.process_warc_file"] == hosts, two.hostnames
     assert one.sources == two.sources == set(mirror.base_urls)
     assert len(one.documents) == len(_demo_articles_in_nights())
     assert two.documents == one.documents

@@ -87,13 +87,16 @@ def test_crawl_then_process_makes_the_demo_searchable(dagbag, newswire_env):
 
     process_run = dagbag.dags["newswire_process"].test()
     assert process_run.state == "success"
+    file_tasks = {ti.rendered_map_index: ti.state for ti in process_run.get_task_instances()
+                  if ti.task_id == "process_warc_file"}
+    assert file_tasks == {f"{w.source_id} {w.crawl_date:%Y-%m-%d} {w.stem}": "success" for w in warcs}  # one per file
 
     engine = SearchEngine.connect(settings)
     records = [json.loads(line) for path in (settings.data_dir / "processed").rglob("*.jsonl")
                for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(records) >= 16
     assert engine.count() == len({r["id"] for r in records})
-    counts = _task_result(process_run, "process_new_crawls")  # the counts per stage are the task result
+    counts = _task_result(process_run, "reconcile_stories")  # the run's counts per stage are its last task's result
     assert (counts["warc_files"], counts["records"], counts["indexed"], counts["dead_letter"]) == (
         len(warcs), len(records), len(records), 0)
     assert all(r["language"] == "ar" and r["language_confidence"] > 0.5 for r in records)
@@ -146,8 +149,9 @@ def test_process_dag_fails_above_the_failure_rate_without_retrying(dagbag, newsw
     _dead_letter_batch(settings)
     run = dagbag.dags["newswire_process"].test()
     assert run.state == "failed"
-    [task] = run.get_task_instances()
-    assert (task.state, task.try_number) == ("failed", 1)  # failed for good, not up for retry
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert states["process_warc_file"] == ("success", 1)  # the file is done: its records are dead letters
+    assert states["reconcile_stories"] == ("failed", 1)  # the run failed for good, not up for retry
     assert len(_dead_letters(settings)) == 2  # the dead letters are kept, and written once
 
 

@@ -330,7 +330,9 @@ def test_elasticsearch_serves_https_with_the_generated_certificate(compose):
         assert "https://localhost:9200" in " ".join(services[node]["healthcheck"]["test"])
         assert ("certs", "/usr/share/elasticsearch/config/certs", True) in mounts(services[node])
     kibana = services["kibana"]["environment"]
-    assert kibana["ELASTICSEARCH_HOSTS"] == '["https://elasticsearch:9200"]'
+    nodes = [f"https://{node}:9200" for node in elasticsearch_nodes(compose)]
+    assert json.loads(kibana["ELASTICSEARCH_HOSTS"]) == nodes  # Kibana, like the pipeline, knows every node
+    assert all(f"{node}," in certs_script or f"{node}]" in certs_script for node in elasticsearch_nodes(compose))
     assert kibana["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"].endswith("/ca/ca.crt")
     assert services["elasticsearch-certs"]["depends_on"]["setup-check"]["condition"] == "service_completed_successfully"
 
@@ -392,6 +394,14 @@ def test_new_index_versions_get_a_replica_on_the_cluster(env_example, name, expe
     for service in PIPELINE_SERVICES:
         settings = pipeline_settings(compose, strong_env(env_example), service)
         assert (settings.index_shards, settings.index_replicas) == expected, service
+
+
+@pytest.mark.parametrize("name", ["single-node", "three-node"])
+def test_the_pipeline_knows_every_node_so_one_down_is_passed_over(env_example, name):
+    compose = layout(name)
+    nodes = [f"https://{node}:9200" for node in elasticsearch_nodes(compose)]
+    for service in PIPELINE_SERVICES:
+        assert pipeline_settings(compose, strong_env(env_example), service).search_urls == nodes, service
 
 
 def test_airflow_uses_the_fab_auth_manager(compose):

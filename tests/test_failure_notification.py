@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from airflow_harness import DAGS_FOLDER, free_port
+from warc_builder import FakePage, write_warc
 
 from benchmarks.thirty_nights import AlertInbox, alert_inbox
 from kernel.settings import get_settings
@@ -31,7 +32,7 @@ def test_every_task_of_the_three_dags_notifies_on_failure():
     assert sorted(bag.dags) == ["newswire_crawl", "newswire_process", "newswire_reprocess"]
     callbacks = {(dag_id, task.task_id): task.on_failure_callback
                  for dag_id, dag in bag.dags.items() for task in dag.tasks}
-    assert len(callbacks) == 6
+    assert len(callbacks) == 8
     assert all(cb in (support.notify_failure, [support.notify_failure]) for cb in callbacks.values()), callbacks
 
 
@@ -63,6 +64,14 @@ def test_a_webhook_that_is_down_only_logs(monkeypatch, caplog):
     assert "token-abc" not in " ".join(messages)
 
 
+def test_a_last_step_failing_for_tasks_that_already_notified_sends_nothing_more(inbox, caplog):
+    error = support.FailedTasksAlreadyNotified("crawl failed for irna; the other sources were published")
+    with caplog.at_level(logging.ERROR, logger=support.__name__):
+        support.notify_failure({"exception": error, "run_id": "scheduled__x"})
+    assert inbox == []
+    assert any("crawl failed for irna" in r.getMessage() for r in caplog.records)  # still in the task log
+
+
 @pytest.mark.airflow
 def test_a_failed_process_run_is_red_and_notified(airflow_db, inbox, tmp_path, monkeypatch, caplog):
     from airflow.dag_processing.dagbag import DagBag
@@ -71,21 +80,25 @@ def test_a_failed_process_run_is_red_and_notified(airflow_db, inbox, tmp_path, m
     monkeypatch.setenv("NEWSWIRE_SEARCH_URL", f"http://newswire:{PASSWORD}@127.0.0.1:{free_port()}")
     monkeypatch.setenv("NEWSWIRE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("AIRFLOW_CONN_NEWSWIRE_SEARCH", raising=False)
+    write_warc(tmp_path / "data" / "archive", "tasnim", date(2026, 11, 3), "20261103T020000Z-a", [
+        FakePage("https://www.tasnimnews.com/ar/news/2016/11/03/1/a", b"<html><body><p>x</p></body></html>")])
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["newswire_process"]
-    monkeypatch.setattr(dag.get_task("process_new_crawls"), "retries", 0)  # fail now, not in 2 minutes
+    monkeypatch.setitem(dag.get_task("process_warc_file").partial_kwargs, "retries", 0)  # fail now, not in 2 minutes
     night = datetime(2026, 11, 3, 2, tzinfo=UTC)
 
     with caplog.at_level(logging.ERROR, logger=support.__name__):
         run = dag.test(logical_date=night)
 
     assert run.state == "failed"
-    assert len(inbox) == 1
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert (states["process_warc_file"], states["reconcile_stories"]) == ("failed", "failed")
+    assert len(inbox) == 1  # the failed file's task notifies; the run's last step, failing for it, does not
     [message] = inbox
     assert (message["path"], message["content_type"]) == ("/newswire-alerts", "application/json; charset=utf-8")
     notice = message["notice"]
     assert {k: notice[k] for k in ("event", "dag_id", "run_id", "task_id", "map_index", "logical_date")} == {
         "event": "newswire_task_failed", "dag_id": "newswire_process", "run_id": run.run_id,
-        "task_id": "process_new_crawls", "map_index": None, "logical_date": night.isoformat()}
+        "task_id": "process_warc_file", "map_index": 0, "logical_date": night.isoformat()}
     assert notice["error"] and "\n" not in notice["error"]
     assert PASSWORD not in json.dumps(notice)
     assert any(r.getMessage().startswith("newswire task failed: ") and run.run_id in r.getMessage()

@@ -234,7 +234,10 @@ def test_scheduled_processing_catches_up_a_night_that_was_never_processed(faults
     night(faults, 27, spa_pages(range(100700, 100720)))  # night 1: the engine was down all night
     tonight = night(faults, 28, spa_pages(range(100720, 100730)))
     events = {airflow_support.RAW_ARCHIVE: [SimpleNamespace(extra={"warc_files": [str(tonight)]})]}
-    summary = airflow_support.process_new_crawls(faults, events)
+    files = airflow_support.new_warc_files(faults, events)
+    assert len(files) == 2 and str(tonight) in files  # last night's file too, not only the announced one
+    summary = airflow_support.reconcile_run(
+        faults, files, [airflow_support.process_warc_file(faults, warc_file) for warc_file in files])
     assert (summary["warc_files"], summary["indexed"]) == (2, 30)
     assert stored_ids(SearchEngine.connect(faults)) == ids(range(100700, 100730))
 

@@ -158,6 +158,11 @@ def outage(cluster_settings) -> dict:
     down = local_engine.cluster_status(settings)
     figures["health_while_down"] = down.health
     figures["ids_while_down"] = _all_ids(engine)
+    # A pipeline whose search URL names the dead node first passes it over.
+    nodes = [f"http://127.0.0.1:{port}" for port in (member.engine_port, *(
+        m.engine_port for m in members.values() if m is not member))]
+    figures["ids_through_dead_node_first"] = _all_ids(SearchEngine.connect(
+        settings.model_copy(update={"search_url": ",".join(nodes)})))
     figures["seed_hits_while_down"] = sorted(
         hit["_id"] for hit in engine.request("POST", f"/{settings.read_alias}/_search",
                                              search_request(SEED_QUERY, size=50, flavour=engine.flavour))["hits"]["hits"])
@@ -225,6 +230,7 @@ def test_no_document_is_lost(outage):
     assert (summary["indexed"], summary["index_failed"], summary["index_rejected"]) == (DEMO_PAGES * COPIES, 0, 0)
     assert summary["pending_warc_files"] == []
     assert outage["ids_while_down"] == outage["archived_ids"]
+    assert outage["ids_through_dead_node_first"] == outage["archived_ids"]
     assert outage["ids_after"] == outage["archived_ids"]
 
 
@@ -281,3 +287,17 @@ def test_a_cluster_of_the_opensearch_flavour_is_refused_in_one_line(monkeypatch,
     assert result.exit_code == 1
     assert result.output == "a local cluster runs the elasticsearch flavour, not opensearch\n"
     assert list(tmp_path.iterdir()) == []  # nothing started, nothing recorded
+
+
+@pytest.mark.engine
+def test_a_node_that_is_down_first_in_the_search_url_is_passed_over(engine_settings):
+    from airflow_harness import free_port
+
+    settings = engine_settings.model_copy(update={
+        "search_url": f"http://127.0.0.1:{free_port()},{engine_settings.search_url}"})
+    engine = SearchEngine.connect(settings)  # detection asks the nodes in turn
+    assert (engine.flavour, engine.version) == (engine_settings.engine_flavour,
+                                                SearchEngine.connect(engine_settings).version)
+    # The client spreads requests over both nodes and retries those to the dead one on the other.
+    answers = [engine.request("GET", "/_cluster/health")["status"] for _ in range(6)]
+    assert len(answers) == 6 and set(answers) <= {"green", "yellow"}

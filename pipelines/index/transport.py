@@ -42,7 +42,9 @@ class SearchEngineError(RuntimeError):
 
 
 def redact_url(url: str) -> str:
-    """The URL with any user:password@ replaced, safe for logs and errors."""
+    """The URL (or comma-separated URLs) with any user:password@ replaced, safe for logs and errors."""
+    if "," in url:
+        return ",".join(redact_url(part.strip()) for part in url.split(","))
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -92,7 +94,7 @@ class OpenSearchTransport:
         if settings.search_api_key:
             headers["Authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
         self._client = OpenSearch(
-            hosts=[settings.search_url], http_auth=_user_password(settings), headers=headers or None,
+            hosts=settings.search_urls, http_auth=_user_password(settings), headers=headers or None,
             use_ssl=settings.search_url.startswith("https"), verify_certs=True,
             timeout=60, **TRANSPORT_RETRIES, **_auth_options(settings),
         )
@@ -144,7 +146,7 @@ class ElasticsearchTransport:
         self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
         self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
         self._client = _server_major_client(Elasticsearch, server_major)(
-            settings.search_url, request_timeout=60, **TRANSPORT_RETRIES, **auth, **_auth_options(settings))
+            settings.search_urls, request_timeout=60, **TRANSPORT_RETRIES, **auth, **_auth_options(settings))
         self._url = redact_url(settings.search_url)
 
     def request(self, method, path, body=None, params=None, ndjson=False):
@@ -222,23 +224,29 @@ def detect_flavour(settings: Settings) -> tuple[str, str]:
     """
     import urllib3
 
-    url = urllib3.util.parse_url(settings.search_url)
-    headers = {"accept": "application/json"}
-    if settings.search_api_key:
-        headers["authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
-    elif (user_password := _user_password(settings)) is not None or url.auth:
-        headers |= urllib3.make_headers(basic_auth=":".join(user_password) if user_password else url.auth)
     retries = urllib3.Retry(total=TRANSPORT_RETRIES["max_retries"], raise_on_status=False,
                             status_forcelist=TRANSPORT_RETRIES["retry_on_status"])
     pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=settings.search_ca_certs, retries=retries,
                                timeout=60.0)
-    where = f"GET / on {redact_url(settings.search_url)}"
-    started = time.monotonic()
+    if not settings.search_urls:
+        raise SearchEngineError("no search engine URL: set NEWSWIRE_SEARCH_URL")
     try:
-        answer = pool.request("GET", url._replace(auth=None).url.rstrip("/") + "/", headers=headers)
-    except urllib3.exceptions.HTTPError as error:
-        _log_request("GET", "/", started, "failed")
-        raise SearchEngineError(f"{where}: {getattr(error, 'reason', None) or error}") from None
+        for number, node in enumerate(settings.search_urls, start=1):
+            url = urllib3.util.parse_url(node)
+            headers = {"accept": "application/json"}
+            if settings.search_api_key:
+                headers["authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
+            elif (user_password := _user_password(settings)) is not None or url.auth:
+                headers |= urllib3.make_headers(basic_auth=":".join(user_password) if user_password else url.auth)
+            where = f"GET / on {redact_url(node)}"
+            started = time.monotonic()
+            try:
+                answer = pool.request("GET", url._replace(auth=None).url.rstrip("/") + "/", headers=headers)
+                break
+            except urllib3.exceptions.HTTPError as error:
+                _log_request("GET", "/", started, "failed")
+                if number == len(settings.search_urls):  # the next node of the cluster may answer
+                    raise SearchEngineError(f"{where}: {getattr(error, 'reason', None) or error}") from None
     finally:
         pool.clear()
     _log_request("GET", "/", started, answer.status)

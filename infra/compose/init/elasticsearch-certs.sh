@@ -12,7 +12,7 @@ if [ ! -f "$certs/ca/ca.crt" ]; then
   unzip -q -o "$certs/ca.zip" -d "$certs" && rm "$certs/ca.zip"
 fi
 if [ ! -f "$certs/elasticsearch/elasticsearch.crt" ]; then
-  printf 'instances:\n  - name: elasticsearch\n    dns: [elasticsearch, localhost]\n    ip: [127.0.0.1]\n' \
+  printf 'instances:\n  - name: elasticsearch\n    dns: [elasticsearch, elasticsearch-2, elasticsearch-3, localhost]\n    ip: [127.0.0.1]\n' \
     > "$certs/instances.yml"
   bin/elasticsearch-certutil cert --silent --pem --in "$certs/instances.yml" \
     --ca-cert "$certs/ca/ca.crt" --ca-key "$certs/ca/ca.key" --out "$certs/node.zip"
