@@ -8,12 +8,18 @@ files exactly as one batch over the same files does.
 from __future__ import annotations
 
 import re
-
 from datetime import date
 from pathlib import Path
 
 import pytest
-from test_stories import EXPECTED, NIGHTS, archive_nights, page_id, stored_stories, story_page
+from test_stories import (
+    EXPECTED,
+    NIGHTS,
+    archive_nights,
+    page_id,
+    stored_stories,
+    story_page,
+)
 from warc_builder import write_warc
 
 from pipelines import batch
