@@ -150,7 +150,7 @@ class WarcArchive:
         return self._file is not None
 
 
-def _complete_articles(stream) -> tuple[int, list[dict]]:
+def complete_articles(stream) -> tuple[int, list[dict]]:
     """(end offset of the last complete article, the manifest entry of every complete article).
 
     The crawler writes request, response, then metadata, one gzip member each: a complete
@@ -182,7 +182,7 @@ def publish_recovered(warc: WarcFile) -> list[dict]:
     """
     fs, path = fsspec.core.url_to_fs(warc.open_url)
     with fs.open(path, "rb") as stream:
-        end, articles = _complete_articles(stream)
+        end, articles = complete_articles(stream)
     if not articles:
         fs.rm(path)
         return []

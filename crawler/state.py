@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
-from warcio.archiveiterator import ArchiveIterator
 
-from crawler.archive import publish_recovered
+from crawler.archive import complete_articles, publish_recovered
 from kernel.archive import WarcFile, list_warc_files
 from kernel.settings import Settings
 
@@ -118,16 +117,12 @@ def open_state(settings: Settings) -> SeenState:
     return SeenState(Path(settings.state_dir) / STATE_FILE)
 
 
-def seen_entries_in_warc(warc_url: str) -> Iterator[SeenEntry]:
-    """The keys recorded in a WARC's metadata records by the crawler."""
-    with fsspec.open(warc_url, "rb") as stream:
-        for record in ArchiveIterator(stream):
-            if record.rec_type != "metadata":
-                continue
-            meta = json.loads(record.content_stream().read())
-            for key in meta.get("url_keys", []):
-                yield SeenEntry(meta["source_id"], key, warc_url,
-                                record.rec_headers.get_header("WARC-Refers-To") or "")
+def seen_entries_in_warc(warc: WarcFile) -> list[SeenEntry]:
+    """The keys recorded in a WARC's metadata records by the crawler (up to a torn tail)."""
+    with fsspec.open(warc.url, "rb") as stream:
+        _, articles = complete_articles(stream)
+    return [SeenEntry(warc.source_id, key, warc.url, article["warc_record_id"] or "")
+            for article in articles for key in article["url_keys"]]
 
 
 def archived_entries(warc: WarcFile) -> list[SeenEntry]:
@@ -140,7 +135,7 @@ def archived_entries(warc: WarcFile) -> list[SeenEntry]:
         return [SeenEntry(warc.source_id, key, warc.url, article["warc_record_id"])
                 for article in archived for key in article["url_keys"]]
     except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return list(seen_entries_in_warc(warc.url))
+        return seen_entries_in_warc(warc)
 
 
 def load_archived(settings: Settings, source_id: str | None = None) -> list[WarcFile]:
@@ -159,7 +154,8 @@ def load_archived(settings: Settings, source_id: str | None = None) -> list[Warc
 def crawl_lock(settings: Settings, source_id: str) -> Iterator[None]:
     """Held while a source is crawled or its open files recovered: one writer per source.
 
-    An flock, so the kernel releases it when a crawl process dies however it dies.
+    An flock, so the kernel releases it when a crawl process dies however it dies; it excludes
+    crawls on this machine only (across machines: the module's docstring).
     """
     path = Path(settings.state_dir) / LOCK_DIR / f"{source_id}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -116,11 +116,11 @@ def test_the_keys_of_a_published_file_come_from_its_manifest_or_else_the_file(mi
     archive = tmp_path / "archive"
     [manifest] = crawl(worker_env(tmp_path / "a", archive, mirror), ["sana"]).values()
     [warc] = list_warc_files(str(archive))
-    from_warc = sorted(seen_entries_in_warc(warc.url), key=lambda e: e.url_key)
+    from_warc = sorted(seen_entries_in_warc(warc), key=lambda e: e.url_key)
     assert {e.url_key for e in from_warc} == {f"https://sana.sy{p}" for p in demo_paths("sana")}
 
-    def unread(url):  # the manifest is enough: the WARC file is not read
-        raise AssertionError(f"read {url}")
+    def unread(warc):  # the manifest is enough: the WARC file is not read
+        raise AssertionError(f"read {warc.url}")
 
     with monkeypatch.context() as patched:
         patched.setattr(crawl_state, "seen_entries_in_warc", unread)

@@ -4,15 +4,16 @@ end-to-end crawl test)."""
 import gzip
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import fsspec
 import pytest
+from warc_builder import FakePage, write_warc
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive import ArchiveExistsError, WarcArchive, write_manifest
 from crawler.items import ArchivedPage, HttpExchange
-from crawler.state import SeenEntry, open_state, rebuild_state
+from crawler.state import SeenEntry, load_archived, open_state, rebuild_state
 from kernel.archive import parse_warc_path, run_paths
 from kernel.settings import get_settings
 
@@ -98,3 +99,14 @@ def test_seen_state_survives_and_is_rebuilt_from_the_archive(root, tmp_path):
     assert rebuild_state(settings) == {"tasnim": 1}
     assert open_state(settings).keys("tasnim") == {"https://s.example/ar/news/1"}
     assert open_state(settings).loaded() == {"tasnim/2026/11/28/tasnim-run1.warc.gz"}
+
+
+def test_a_published_file_with_a_torn_tail_and_no_manifest_gives_the_keys_of_its_complete_articles(tmp_path):
+    settings = get_settings(data_dir=tmp_path, archive_root=str(tmp_path / "archive"))
+    urls = [f"https://www.tasnimnews.com/ar/news/2026/11/28/{n}/" for n in (1, 2)]
+    write_warc(tmp_path / "archive", "tasnim", date(2026, 11, 28), "run1", [FakePage(u, HTML) for u in urls],
+               broken_tail=True)
+    [warc] = load_archived(settings, "tasnim")
+    assert warc.archive_path == "tasnim/2026/11/28/tasnim-run1.warc.gz"
+    assert open_state(settings).keys("tasnim") == set(urls)
+    assert load_archived(settings, "tasnim") == []  # loaded once
