@@ -26,7 +26,13 @@ from typing import IO
 import fsspec
 
 from kernel.agencies import BUNDLED_AGENCIES
-from kernel.archive import WarcFile, list_warc_files, parse_warc_path, url_of
+from kernel.archive import (
+    WARC_SUFFIX,
+    WarcFile,
+    list_warc_files,
+    parse_warc_path,
+    url_of,
+)
 from kernel.dates import parse_iso_datetime
 from kernel.records import Article, Provenance, RecordStatus
 from kernel.registry import load_registry
@@ -129,13 +135,9 @@ def dead_letters(settings: Settings, *, since: date | None = None, until: date |
     found = []
     for source in sorted(set(sources or ["*"])):
         for path in fs.glob(f"{root.rstrip('/')}/{source}/*/*/*/*.jsonl"):
-            year, month, day = path.rsplit("/", 4)[1:4]
-            try:
-                crawl_day = date(int(year), int(month), int(day))
-            except ValueError:
-                continue  # not a file of this layout
-            if not (since and crawl_day < since or until and crawl_day > until):
-                found.append((crawl_day, path))
+            warc = parse_warc_path(path.removesuffix(".jsonl") + WARC_SUFFIX)  # the file it is of
+            if warc and not (since and warc.crawl_date < since or until and warc.crawl_date > until):
+                found.append((warc.crawl_date, path))
     letters: dict[str, list[dict]] = {}
     for _, path in sorted(found):
         url = url_of(fs, path)

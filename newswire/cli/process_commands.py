@@ -207,8 +207,9 @@ def dead_letters_command(
     table = Table("WARC file", "reason", "URL or WARC record")
     for letters in by_file.values():
         for letter in letters:
-            table.add_row(escape(str(letter.get("warc_file") or "").rsplit("/", 1)[-1]), escape(str(letter.get("reason", ""))),
-                          escape(letter.get("url") or str(letter.get("warc_record_id") or "")))
+            warc_name = str(letter.get("warc_file") or "").rsplit("/", 1)[-1]
+            table.add_row(escape(warc_name), escape(str(letter.get("reason", ""))),
+                          escape(str(letter.get("url") or letter.get("warc_record_id") or "")))
     if table.row_count:
         stdout_console.print(table)
     console.print(f"{table.row_count} dead letters in {len(by_file)} files under {escape(settings.dead_letters)}")
