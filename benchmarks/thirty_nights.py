@@ -421,8 +421,9 @@ def indexed_ids(settings) -> Counter:
 
 
 def dead_letters(settings) -> list[dict]:
-    return [json.loads(line) for path in sorted(settings.dead_letter_dir.rglob("*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from pipelines.batch import dead_letters as by_file
+
+    return [letter for letters in by_file(settings).values() for letter in letters]
 
 
 def figures(settings, site: NightlySite, results: list[NightResult], notices: list[dict]) -> dict:

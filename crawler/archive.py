@@ -150,13 +150,13 @@ class WarcArchive:
         return self._file is not None
 
 
-def _complete_articles(stream) -> tuple[int, list[dict]]:
-    """(end offset of the last complete article, metadata of every complete article).
+def complete_articles(stream) -> tuple[int, list[dict]]:
+    """(end offset of the last complete article, the manifest entry of every complete article).
 
     The crawler writes request, response, then metadata, one gzip member each: a complete
     metadata record means its response is complete too. Reading stops at the torn tail.
     """
-    end, metadata = 0, []
+    end, articles = 0, []
     iterator = ArchiveIterator(stream)
     try:
         for record in iterator:
@@ -164,23 +164,26 @@ def _complete_articles(stream) -> tuple[int, list[dict]]:
                 payload = json.loads(record.content_stream().read())
                 iterator.read_to_end(record)
                 end = iterator.get_record_offset() + iterator.get_record_length()
-                metadata.append(payload)
+                articles.append(archived_entry(payload["requested_url"], payload["final_url"],
+                                               record.rec_headers.get_header("WARC-Refers-To"),
+                                               payload["url_keys"]))
     except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error):
         pass  # the member being written when the crawl was killed
-    return end, metadata
+    return end, articles
 
 
 def publish_recovered(warc: WarcFile) -> list[dict]:
     """Publish the file a killed crawl left open, cut after its last complete article, with a
-    manifest saying so; returns the metadata of the articles it holds (none: the file is removed).
+    manifest saying so; returns the manifest entries of the articles it holds (none: the file is
+    removed).
 
     The caller holds the source's crawl lock (:func:`crawler.state.crawl_lock`), so no crawl is
     still writing it.
     """
     fs, path = fsspec.core.url_to_fs(warc.open_url)
     with fs.open(path, "rb") as stream:
-        end, metadata = _complete_articles(stream)
-    if not metadata:
+        end, articles = complete_articles(stream)
+    if not articles:
         fs.rm(path)
         return []
     if end < fs.size(path):
@@ -195,10 +198,16 @@ def publish_recovered(warc: WarcFile) -> list[dict]:
         "finished_at": now.isoformat(),
         "warc_file": warc.url,
         "manifest_file": warc.manifest_url,
-        "counts": {"archived": len(metadata)},
-        "archived": [{"url": m["requested_url"], "final_url": m["final_url"]} for m in metadata],
+        "counts": {"archived": len(articles)},
+        "archived": articles,
     })
-    return metadata
+    return articles
+
+
+def archived_entry(requested_url: str, final_url: str, record_id: str, url_keys: list[str]) -> dict:
+    """One archived article in a manifest. Its seen-state keys are there so that a crawler on
+    another machine learns what the file holds from the small manifest (crawler.state)."""
+    return {"url": requested_url, "final_url": final_url, "warc_record_id": record_id, "url_keys": url_keys}
 
 
 def write_manifest(manifest_url: str, manifest: dict) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from crawler.archive import WarcArchive, write_manifest
 from crawler.items import ArchivedPage
 from crawler.state import SeenEntry, open_state
-from kernel.archive import run_paths
+from kernel.archive import parse_warc_path, run_paths
 
 
 class WarcArchivePipeline:
@@ -43,7 +43,8 @@ class WarcArchivePipeline:
         if not isinstance(item, ArchivedPage):
             return item
         record_id = self.archive.write(item)
-        self.run.report.archive(item.requested_url, item.final_url, record_id, len(item.exchange.body))
+        self.run.report.archive(item.requested_url, item.final_url, record_id, item.url_keys,
+                                len(item.exchange.body))
         self.entries += [SeenEntry(item.source_id, key, self.warc_url, record_id) for key in item.url_keys]
         return item
 
@@ -52,7 +53,9 @@ class WarcArchivePipeline:
         # Every article is in the file (flushed after each), which is published next: killed
         # in between, the next run of this source publishes the open file before it reads the
         # state (crawler.state.recover_unpublished), so no key names a file that never appears.
-        new_keys = open_state(run.settings).add(self.entries)
+        # The file is marked loaded with its keys: this machine never reads them back from the archive.
+        warc = parse_warc_path(self.warc_url) if self.archive.written else None
+        new_keys = open_state(run.settings).load(warc, self.entries) if warc else 0
         warc_bytes = self.archive.close()
         manifest = run.report.manifest(
             finished_at=datetime.now(UTC),

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from crawler.archive import archived_entry
+
 
 @dataclass
 class CrawlReport:
@@ -29,8 +31,9 @@ class CrawlReport:
     def fail(self, url: str, reason: str, detail: str = "") -> None:
         self.failed.append({"url": url, "reason": reason, "detail": detail})
 
-    def archive(self, requested_url: str, final_url: str, record_id: str, body_bytes: int) -> None:
-        self.archived.append({"url": requested_url, "final_url": final_url, "warc_record_id": record_id})
+    def archive(self, requested_url: str, final_url: str, record_id: str, url_keys: list[str],
+                body_bytes: int) -> None:
+        self.archived.append(archived_entry(requested_url, final_url, record_id, url_keys))
         self.body_bytes += body_bytes
 
     def manifest(self, *, finished_at: datetime, warc_file: str | None, warc_bytes: int,

@@ -15,7 +15,13 @@ from crawler.crawl_run import CrawlRun, new_run_id
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders.registry_spider import RegistrySpider
-from crawler.state import CrawlBusyError, crawl_lock, open_state, recover_unpublished
+from crawler.state import (
+    CrawlBusyError,
+    crawl_lock,
+    load_archived,
+    open_state,
+    recover_unpublished,
+)
 from kernel.registry import select_sources
 from kernel.settings import Settings
 
@@ -43,7 +49,9 @@ def crawl(settings: Settings, source_ids: list[str], *, since: date | None, unti
             except CrawlBusyError as exc:
                 busy[source.id] = str(exc)
                 continue
-            recover_unpublished(settings, source.id)  # before the state is read
+            # before the state is read: what killed crawls left open, and what other machines archived
+            recover_unpublished(settings, source.id)
+            load_archived(settings, source.id)
             base_url = settings.base_url_overrides.get(source.id, source.base_url).rstrip("/")
             report = CrawlReport(source.id, run_id, base_url, since, until, started_at)
             run = CrawlRun(settings, source, base_url, run_id, since, until,

@@ -1,11 +1,24 @@
 """Seen-state: which article URLs are already in the raw archive, per source.
 
-Stored in a small SQLite file under ``settings.state_dir`` so it survives between runs. It is a
-cache of what the archive holds: :func:`rebuild_state` recreates it from the WARC metadata records.
+The archive (shared by every crawling machine) is the truth: each published WARC file's
+manifest lists the URL keys of its articles (and its metadata records hold them too, for a file
+whose manifest is missing). This machine keeps a cache of it in a small SQLite file under
+``settings.state_dir``: the keys, and which published files it has loaded them from. Before a
+crawl of a source reads its keys, :func:`load_archived` loads every published file of that source
+not loaded yet (those another machine wrote, or every one on a fresh state_dir), and a crawl that
+publishes a file adds its keys and marks it loaded. :func:`rebuild_state` clears the cache and
+loads it again.
 
 A killed crawl saves nothing here: its open WARC file, flushed after every article, is the
 record of what it archived, and :func:`recover_unpublished` publishes it and adds its keys before
 the next crawl of that source reads the state, so only articles in a published file count as seen.
+
+One crawl per source at a time, across machines: :func:`crawl_lock` is an flock in state_dir,
+so it only excludes crawls on the same machine. Across machines the scheduler does it: the crawl
+DAG runs one ``crawl`` task per source per run and one run at a time (``max_active_runs=1``). Two
+machines crawling *different* sources at once never touch each other's files or keys; two
+crawling the same source at once would archive its new articles twice, and one would publish
+(as recovered) the file the other is still writing. docs/scaling.md says so too.
 """
 
 from __future__ import annotations
@@ -19,10 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
-from warcio.archiveiterator import ArchiveIterator
 
-from crawler.archive import publish_recovered
-from kernel.archive import list_warc_files
+from crawler.archive import complete_articles, publish_recovered
+from kernel.archive import WarcFile, list_warc_files
 from kernel.settings import Settings
 
 STATE_FILE = "crawl-seen.sqlite3"
@@ -39,8 +51,16 @@ CREATE TABLE IF NOT EXISTS seen (
     warc_file TEXT NOT NULL,
     record_id TEXT NOT NULL,
     PRIMARY KEY (source_id, url_key)
-)
+);
+CREATE TABLE IF NOT EXISTS loaded (
+    source_id TEXT NOT NULL,
+    archive_path TEXT NOT NULL,
+    PRIMARY KEY (source_id, archive_path)
+);
 """
+"""``seen``: the keys; ``loaded``: the published WARC files (by their path under the archive root,
+however the root is spelled) whose keys are all in ``seen``. A state file of an earlier version
+has no ``loaded`` table: every file is loaded once more, adding no key twice."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,7 @@ class SeenState:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with closing(self._connect()) as db, db:
-            db.execute(SCHEMA)
+            db.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
@@ -66,43 +86,76 @@ class SeenState:
             rows = db.execute("SELECT url_key FROM seen WHERE source_id = ?", (source_id,))
             return {key for (key,) in rows}
 
-    def add(self, entries: Iterable[SeenEntry]) -> int:
-        """Record entries (first archive wins); returns how many keys were new."""
+    def loaded(self, source_id: str | None = None) -> set[str]:
+        """Archive paths of the published files whose keys are loaded (of one source, or all)."""
+        with closing(self._connect()) as db:
+            rows = (db.execute("SELECT archive_path FROM loaded WHERE source_id = ?", (source_id,)) if source_id
+                    else db.execute("SELECT archive_path FROM loaded"))
+            return {path for (path,) in rows}
+
+    def load(self, warc: WarcFile, entries: Iterable[SeenEntry]) -> int:
+        """Record the keys of one published file (first archive wins) and mark the file loaded, in
+        one transaction; returns how many keys were new."""
         rows = [(e.source_id, e.url_key, e.warc_file, e.record_id) for e in entries]
         with closing(self._connect()) as db, db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", rows)
-            return db.total_changes - before
+            new_keys = db.total_changes - before
+            db.execute("INSERT OR IGNORE INTO loaded VALUES (?, ?)", (warc.source_id, warc.archive_path))
+            return new_keys
 
     def clear(self, source_id: str | None = None) -> None:
         with closing(self._connect()) as db, db:
-            if source_id is None:
-                db.execute("DELETE FROM seen")
-            else:
-                db.execute("DELETE FROM seen WHERE source_id = ?", (source_id,))
+            for table in ("seen", "loaded"):
+                if source_id is None:
+                    db.execute(f"DELETE FROM {table}")
+                else:
+                    db.execute(f"DELETE FROM {table} WHERE source_id = ?", (source_id,))
 
 
 def open_state(settings: Settings) -> SeenState:
     return SeenState(Path(settings.state_dir) / STATE_FILE)
 
 
-def seen_entries_in_warc(warc_url: str) -> Iterator[SeenEntry]:
-    """The keys recorded in a WARC's metadata records by the crawler."""
-    with fsspec.open(warc_url, "rb") as stream:
-        for record in ArchiveIterator(stream):
-            if record.rec_type != "metadata":
-                continue
-            meta = json.loads(record.content_stream().read())
-            for key in meta.get("url_keys", []):
-                yield SeenEntry(meta["source_id"], key, warc_url,
-                                record.rec_headers.get_header("WARC-Refers-To") or "")
+def seen_entries_in_warc(warc: WarcFile) -> list[SeenEntry]:
+    """The keys recorded in a WARC's metadata records by the crawler (up to a torn tail)."""
+    with fsspec.open(warc.url, "rb") as stream:
+        _, articles = complete_articles(stream)
+    return [SeenEntry(warc.source_id, key, warc.url, article["warc_record_id"] or "")
+            for article in articles for key in article["url_keys"]]
+
+
+def archived_entries(warc: WarcFile) -> list[SeenEntry]:
+    """The keys of a published WARC file: from its manifest (a few kB), or from the file itself
+    when the manifest is missing (a crawl killed between publishing and writing it), torn or
+    older than the keys in it."""
+    try:
+        with fsspec.open(warc.manifest_url, "r", encoding="utf-8") as stream:
+            archived = json.load(stream)["archived"]
+        return [SeenEntry(warc.source_id, key, warc.url, article["warc_record_id"])
+                for article in archived for key in article["url_keys"]]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return seen_entries_in_warc(warc)
+
+
+def load_archived(settings: Settings, source_id: str | None = None) -> list[WarcFile]:
+    """Load the keys of every published WARC file of the source (default: all) that this
+    machine's state has not loaded yet; returns those files."""
+    state = open_state(settings)
+    loaded = state.loaded(source_id)
+    fresh = [warc for warc in list_warc_files(settings.archive, sources=[source_id] if source_id else None)
+             if warc.archive_path not in loaded]
+    for warc in fresh:
+        state.load(warc, archived_entries(warc))
+    return fresh
 
 
 @contextmanager
 def crawl_lock(settings: Settings, source_id: str) -> Iterator[None]:
     """Held while a source is crawled or its open files recovered: one writer per source.
 
-    An flock, so the kernel releases it when a crawl process dies however it dies.
+    An flock, so the kernel releases it when a crawl process dies however it dies; it excludes
+    crawls on this machine only (across machines: the module's docstring).
     """
     path = Path(settings.state_dir) / LOCK_DIR / f"{source_id}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,14 +174,17 @@ def recover_unpublished(settings: Settings, source_id: str) -> list[str]:
     published = []
     for warc in list_warc_files(settings.archive, sources=[source_id], unpublished=True):
         if publish_recovered(warc):
-            state.add(seen_entries_in_warc(warc.url))
+            state.load(warc, archived_entries(warc))
             published.append(warc.url)
     return published
 
 
 def rebuild_state(settings: Settings, source_id: str | None = None) -> dict[str, int]:
     """Recreate the seen-state from the archive (after recovering what killed crawls left open
-    by sources not being crawled now); returns keys per source."""
+    by sources not being crawled on this machine now); returns keys per source.
+
+    The crawl lock is this machine's: with several crawling machines, run it while no other
+    machine crawls, or it may publish a file that machine is still writing."""
     for open_source in sorted({w.source_id for w in list_warc_files(
             settings.archive, sources=[source_id] if source_id else None, unpublished=True)}):
         try:
@@ -138,9 +194,5 @@ def rebuild_state(settings: Settings, source_id: str | None = None) -> dict[str,
             pass  # a crawl is writing that file now and will publish it
     state = open_state(settings)
     state.clear(source_id)
-    sources: set[str] = set()
-    for warc in list_warc_files(settings.archive, sources=[source_id] if source_id else None):
-        entries = list(seen_entries_in_warc(warc.url))
-        state.add(entries)
-        sources.update(entry.source_id for entry in entries)
+    sources = {warc.source_id for warc in load_archived(settings, source_id)}
     return {sid: len(state.keys(sid)) for sid in sorted(sources)}

@@ -39,6 +39,11 @@ class WarcFile:
         return f"{self.source_id}-{self.run_id}"
 
     @property
+    def archive_path(self) -> str:
+        """The file's path under the archive root, the same however the root is spelled."""
+        return f"{self.source_id}/{self.crawl_date:%Y/%m/%d}/{self.stem}{WARC_SUFFIX}"
+
+    @property
     def manifest_url(self) -> str:
         return self.url[: -len(WARC_SUFFIX)] + MANIFEST_SUFFIX
 
@@ -67,6 +72,13 @@ def parse_warc_path(path: str) -> WarcFile | None:
                     crawl_date=date(int(match["y"]), int(match["m"]), int(match["d"])), run_id=match["run"])
 
 
+def url_of(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """What fsspec opens again for a path one of its filesystems listed: a local path as it is,
+    any other with its protocol (``s3://bucket/x``)."""
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return path if protocol == "file" else f"{protocol}://{path}"
+
+
 def list_warc_files(
     root: str, *, since: date | None = None, until: date | None = None, sources: list[str] | None = None,
     unpublished: bool = False,
@@ -79,15 +91,13 @@ def list_warc_files(
     fs, base = fsspec.core.url_to_fs(root)
     if not fs.exists(base):
         return []
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     suffix = WARC_SUFFIX + OPEN_SUFFIX if unpublished else WARC_SUFFIX
     found = []
-    for path in fs.glob(f"{base.rstrip('/')}/*/*/*/*/*{suffix}"):
+    patterns = [f"{base.rstrip('/')}/{source}/*/*/*/*{suffix}" for source in sorted(set(sources or ["*"]))]
+    for path in (path for pattern in patterns for path in fs.glob(pattern)):  # listing only what is asked
         path = path.removesuffix(OPEN_SUFFIX) if unpublished else path
-        warc = parse_warc_path(path if protocol == "file" else f"{protocol}://{path}")
+        warc = parse_warc_path(url_of(fs, path))
         if warc is None:
-            continue
-        if sources and warc.source_id not in sources:
             continue
         if since and warc.crawl_date < since or until and warc.crawl_date > until:
             continue

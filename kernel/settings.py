@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     processed_root: str | None = Field(
         None, description="Processed records root (local path or fsspec URL)."
     )
+    dead_letter_root: str | None = Field(
+        None, description="Dead-letter files root (local path or fsspec URL); default: dead-letter/ in the data dir."
+    )
 
     # --- crawling --------------------------------------------------------------------
     agencies_file: Path | None = Field(
@@ -121,8 +124,8 @@ class Settings(BaseSettings):
         return self.data_dir / "state"
 
     @property
-    def dead_letter_dir(self) -> Path:
-        return self.data_dir / "dead-letter"
+    def dead_letters(self) -> str:
+        return self.dead_letter_root or str(self.data_dir / "dead-letter")
 
     @property
     def local_engine_home(self) -> Path:

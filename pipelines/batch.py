@@ -26,7 +26,13 @@ from typing import IO
 import fsspec
 
 from kernel.agencies import BUNDLED_AGENCIES
-from kernel.archive import WarcFile, list_warc_files, parse_warc_path
+from kernel.archive import (
+    WARC_SUFFIX,
+    WarcFile,
+    list_warc_files,
+    parse_warc_path,
+    url_of,
+)
 from kernel.dates import parse_iso_datetime
 from kernel.records import Article, Provenance, RecordStatus
 from kernel.registry import load_registry
@@ -107,13 +113,48 @@ def source_profiles(settings: Settings) -> dict[str, SourceProfile]:
     return {source.id: SourceProfile.of(source, gazetteer) for source in load_registry(settings)}
 
 
+def _per_warc_path(root: str, warc: WarcFile) -> str:
+    """``{root}/{source}/{YYYY}/{MM}/{DD}/{source}-{run}.jsonl``: the archive's layout, one file per WARC file."""
+    return f"{root.rstrip('/')}/{warc.source_id}/{warc.crawl_date:%Y/%m/%d}/{warc.stem}.jsonl"
+
+
 def processed_path(settings: Settings, warc: WarcFile) -> str:
-    day = warc.crawl_date
-    return f"{settings.processed.rstrip('/')}/{warc.source_id}/{day:%Y/%m/%d}/{warc.stem}.jsonl"
+    return _per_warc_path(settings.processed, warc)
 
 
-def dead_letter_path(settings: Settings, warc: WarcFile) -> Path:
-    return settings.dead_letter_dir / warc.source_id / f"{warc.crawl_date:%Y/%m/%d}" / f"{warc.stem}.jsonl"
+def dead_letter_path(settings: Settings, warc: WarcFile) -> str:
+    return _per_warc_path(settings.dead_letters, warc)
+
+
+def dead_letters(settings: Settings, *, since: date | None = None, until: date | None = None,
+                 sources: list[str] | None = None) -> dict[str, list[dict]]:
+    """The dead letters of the WARC files crawled within [since, until] (inclusive), by their
+    dead-letter file (URL), oldest crawl day first. A line that is not a JSON object (a file
+    edited by hand) is skipped with a warning."""
+    fs, root = fsspec.core.url_to_fs(settings.dead_letters)
+    if not fs.exists(root):
+        return {}
+    found = []
+    for source in sorted(set(sources or ["*"])):
+        for path in fs.glob(f"{root.rstrip('/')}/{source}/*/*/*/*.jsonl"):
+            warc = parse_warc_path(path.removesuffix(".jsonl") + WARC_SUFFIX)  # the file it is of
+            if warc and not (since and warc.crawl_date < since or until and warc.crawl_date > until):
+                found.append((warc.crawl_date, path))
+    letters: dict[str, list[dict]] = {}
+    for _, path in sorted(found):
+        url = url_of(fs, path)
+        letters[url] = []
+        with fs.open(path, "r", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                try:
+                    letter = json.loads(line)
+                except ValueError:
+                    letter = None
+                if isinstance(letter, dict):
+                    letters[url].append(letter)
+                else:
+                    log.warning("skipping line %d of %s, not a JSON object: %r", number, url, line[:200])
+    return letters
 
 
 PROCESSED_MARKER = ".done.json"
@@ -646,11 +687,13 @@ def _count(summary: BatchSummary, article: Article) -> None:
 
 def _write_dead_letters(settings: Settings, warc: WarcFile, dead: list[dict]) -> None:
     """The dead letters of one WARC file, as of its latest processing (like its processed records)."""
-    path = dead_letter_path(settings, warc)
+    url = dead_letter_path(settings, warc)
     if not dead:
-        path.unlink(missing_ok=True)  # a fixed parser leaves no stale failures behind
+        fs, path = fsspec.core.url_to_fs(url)
+        if fs.exists(path):
+            fs.rm(path)  # a fixed parser leaves no stale failures behind
         return
-    with _replaced(str(path)) as out:
+    with _replaced(url) as out:
         for entry in dead:
             out.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
@@ -665,7 +708,7 @@ def raise_if_failure_rate_exceeded(summary: dict, settings: Settings) -> None:
     if summary["failure_rate"] > settings.max_failure_rate:
         raise FailureRateExceeded(
             f"{summary['dead_letter']} of the batch failed ({summary['failure_rate']:.1%}), above the "
-            f"allowed {settings.max_failure_rate:.0%}; see the dead-letter files under {settings.dead_letter_dir}"
+            f"allowed {settings.max_failure_rate:.0%}; see `newswire dead-letters` (files under {settings.dead_letters})"
         )
 
 

@@ -118,8 +118,9 @@ def _dead_letter_batch(settings) -> None:
 
 
 def _dead_letters(settings) -> list[dict]:
-    return [json.loads(line) for path in settings.dead_letter_dir.rglob("*.jsonl")
-            for line in path.read_text(encoding="utf-8").splitlines()]
+    from pipelines.batch import dead_letters
+
+    return [letter for letters in dead_letters(settings).values() for letter in letters]
 
 
 def test_process_dag_dead_letters_bad_records_and_keeps_the_good_one(dagbag, newswire_env):

@@ -4,16 +4,17 @@ end-to-end crawl test)."""
 import gzip
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import fsspec
 import pytest
+from warc_builder import FakePage, write_warc
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive import ArchiveExistsError, WarcArchive, write_manifest
 from crawler.items import ArchivedPage, HttpExchange
-from crawler.state import SeenEntry, open_state, rebuild_state
-from kernel.archive import run_paths
+from crawler.state import SeenEntry, load_archived, open_state, rebuild_state
+from kernel.archive import parse_warc_path, run_paths
 from kernel.settings import get_settings
 
 HTML = "<html><head><title>عنوان الخبر</title></head><body><p>نص</p></body></html>".encode()
@@ -88,10 +89,24 @@ def test_seen_state_survives_and_is_rebuilt_from_the_archive(root, tmp_path):
     record_id = archive.write(page(HTML, []))
     archive.close()
     state = open_state(settings)
-    assert state.add([SeenEntry("tasnim", "https://s.example/ar/news/1", warc_url, record_id)]) == 1
-    assert state.add([SeenEntry("tasnim", "https://s.example/ar/news/1", warc_url, record_id)]) == 0
+    warc = parse_warc_path(warc_url)
+    assert state.load(warc, [SeenEntry("tasnim", "https://s.example/ar/news/1", warc_url, record_id)]) == 1
+    assert state.load(warc, [SeenEntry("tasnim", "https://s.example/ar/news/1", warc_url, record_id)]) == 0
     assert open_state(settings).keys("tasnim") == {"https://s.example/ar/news/1"}  # a new handle sees it
+    assert open_state(settings).loaded("tasnim") == {"tasnim/2026/11/28/tasnim-run1.warc.gz"}
     state.clear()
-    assert open_state(settings).keys("tasnim") == set()
+    assert (open_state(settings).keys("tasnim"), open_state(settings).loaded()) == (set(), set())
     assert rebuild_state(settings) == {"tasnim": 1}
     assert open_state(settings).keys("tasnim") == {"https://s.example/ar/news/1"}
+    assert open_state(settings).loaded() == {"tasnim/2026/11/28/tasnim-run1.warc.gz"}
+
+
+def test_a_published_file_with_a_torn_tail_and_no_manifest_gives_the_keys_of_its_complete_articles(tmp_path):
+    settings = get_settings(data_dir=tmp_path, archive_root=str(tmp_path / "archive"))
+    urls = [f"https://www.tasnimnews.com/ar/news/2026/11/28/{n}/" for n in (1, 2)]
+    write_warc(tmp_path / "archive", "tasnim", date(2026, 11, 28), "run1", [FakePage(u, HTML) for u in urls],
+               broken_tail=True)
+    [warc] = load_archived(settings, "tasnim")
+    assert warc.archive_path == "tasnim/2026/11/28/tasnim-run1.warc.gz"
+    assert open_state(settings).keys("tasnim") == set(urls)
+    assert load_archived(settings, "tasnim") == []  # loaded once

@@ -35,6 +35,7 @@ from kernel.settings import get_settings
 from kernel.urls import canonicalize_url
 from pipelines.archive import iter_responses
 from pipelines.batch import already_processed, process_archive
+from pipelines.batch import dead_letters as batch_dead_letters
 
 REPO = Path(__file__).resolve().parent.parent
 NEWSWIRE = str(Path(sys.executable).with_name("newswire"))
@@ -119,8 +120,7 @@ def process(data: Path) -> tuple[dict, list[dict]]:
 
 
 def dead_letters(data: Path) -> list[dict]:
-    return [json.loads(line) for path in sorted(get_settings(data_dir=data).dead_letter_dir.rglob("*.jsonl"))
-            for line in path.read_text().splitlines()]
+    return [letter for letters in batch_dead_letters(get_settings(data_dir=data)).values() for letter in letters]
 
 
 def archived_urls(data: Path) -> list[str]:

@@ -158,8 +158,9 @@ def test_one_immense_url_is_one_dead_letter_with_the_engines_reason(faults):
     summary = batch.process_archive(faults)
     assert (summary["records"], summary["indexed"], summary["index_rejected"], summary["index_failed"]) == (11, 10, 1, 0)
     assert summary["dead_letter"] == 1 and summary["failure_rate"] == round(1 / 11, 4)
-    dead_file = faults.dead_letter_dir / "spa/2026/11/27" / f"{warc.name.removesuffix('.warc.gz')}.jsonl"
-    [letter] = [json.loads(line) for line in dead_file.read_text().splitlines()]
+    dead_file = f"{faults.dead_letters}/spa/2026/11/27/{warc.name.removesuffix('.warc.gz')}.jsonl"
+    assert list(batch.dead_letters(faults)) == [dead_file]
+    [letter] = batch.dead_letters(faults)[dead_file]
     assert letter["url"] == immense and letter["warc_file"] == str(warc)
     assert letter["reason"].startswith("index rejected: ") and "immense term" in letter["reason"]
     assert batch.already_processed(faults) == {str(warc)}

@@ -13,6 +13,7 @@ import pytest
 from warc_builder import FakePage, write_warc
 
 from kernel.records import RecordStatus, article_id
+from kernel.settings import get_settings
 from pipelines import batch, rebuild, stages
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -115,8 +116,9 @@ def test_archive_batch_survives_bad_input_and_writes_dead_letters(data_settings)
     assert records[0]["provenance"]["warc_file"] == str(warc)
     assert records[0]["provenance"]["warc_record_id"].startswith("<urn:uuid:")
 
-    dead_file = data_settings.dead_letter_dir / "tasnim/2026/11/28/tasnim-20261128T020000Z-abc123.jsonl"
-    dead = [json.loads(line) for line in dead_file.read_text().splitlines()]
+    dead_file = f"{data_settings.dead_letters}/tasnim/2026/11/28/tasnim-20261128T020000Z-abc123.jsonl"
+    [(where, dead)] = batch.dead_letters(data_settings).items()
+    assert where == dead_file
     assert [d["reason"] for d in dead[:2]] == ["extraction failed: empty_page", "extraction failed: not_html"]
     assert dead[2]["reason"].startswith("unreadable WARC data")
     assert all(d["warc_file"] == str(warc) for d in dead)
@@ -128,8 +130,56 @@ def test_archive_batch_survives_bad_input_and_writes_dead_letters(data_settings)
 
     # Processing it again replaces its dead letters instead of adding a second copy.
     batch.process_archive(data_settings, index=False, only_new=False)
-    assert [json.loads(line) for line in dead_file.read_text().splitlines()][0]["reason"] == dead[0]["reason"]
-    assert len(dead_file.read_text().splitlines()) == 3
+    assert [d["reason"] for d in batch.dead_letters(data_settings)[dead_file]] == [d["reason"] for d in dead]
+
+
+def test_dead_letters_under_their_own_root_are_written_listed_by_the_cli_and_removed_there(tmp_path):
+    root = f"file://{tmp_path}/shared/dead-letter"  # an fsspec URL, away from the data dir
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent.parent), "NEWSWIRE_DATA_DIR": str(tmp_path / "data"),
+           "NEWSWIRE_DEAD_LETTER_ROOT": root, "COLUMNS": "250"}
+    env.pop("NEWSWIRE_DEBUG", None)
+    settings = get_settings(data_dir=tmp_path / "data", dead_letter_root=root)
+    tasnim = _archive_with_bad_input(Path(settings.archive))
+    spa_url = "https://www.spa.gov.sa/N2299900"
+    spa = write_warc(Path(settings.archive), "spa", date(2026, 11, 29), "20261129T020000Z-def456", [
+        FakePage(spa_url, b"", "text/html")])
+
+    def newswire(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "newswire.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+
+    processed = newswire("process", "--no-index", "--json")
+    assert processed.returncode == 2  # 4 of 6 failed: above the allowed 20%
+    assert f"see `newswire dead-letters` (files under {root})" in " ".join(processed.stderr.split())
+    assert not (tmp_path / "data" / "dead-letter").exists()
+    tasnim_file = f"{tmp_path}/shared/dead-letter/tasnim/2026/11/28/{tasnim.name.removesuffix('.warc.gz')}.jsonl"
+    spa_file = f"{tmp_path}/shared/dead-letter/spa/2026/11/29/{spa.name.removesuffix('.warc.gz')}.jsonl"
+
+    listed = newswire("dead-letters", "--json")
+    assert listed.returncode == 0, listed.stderr
+    by_file = json.loads(listed.stdout)
+    assert list(by_file) == [tasnim_file, spa_file]  # oldest crawl day first
+    assert [d["reason"] for d in by_file[tasnim_file]][:2] == [
+        "extraction failed: empty_page", "extraction failed: not_html"]
+    assert by_file[tasnim_file][2]["reason"].startswith("unreadable WARC data")
+    assert [(d["reason"], d["url"], d["warc_file"]) for d in by_file[spa_file]] == [
+        ("extraction failed: empty_page", spa_url, str(spa))]
+    assert list(json.loads(newswire("dead-letters", "--json", "--source", "spa").stdout)) == [spa_file]
+    assert list(json.loads(newswire("dead-letters", "--json", "--until", "2026-11-28").stdout)) == [tasnim_file]
+
+    table = newswire("dead-letters", "--since", "2026-11-29")
+    assert table.returncode == 0, table.stderr
+    assert [line.split("│")[1:4] for line in table.stdout.splitlines() if spa_url in line] == [
+        [f" {spa.name} ", " extraction failed: empty_page ", f" {spa_url} "]]
+    assert table.stderr.strip() == f"1 dead letters in 1 files under {root}"
+
+    # The page fixed (the WARC file stands in for a parser that now reads it): its dead letters go.
+    spa.unlink()
+    write_warc(Path(settings.archive), "spa", date(2026, 11, 29), "20261129T020000Z-def456", [
+        FakePage(spa_url, SEED_PAGE)])
+    assert batch.process_archive(settings, index=False, sources=["spa"], only_new=False)["dead_letter"] == 0
+    assert list(batch.dead_letters(settings)) == [tasnim_file]
+    assert json.loads(newswire("dead-letters", "--json", "--source", "spa").stdout) == {}
 
 
 def test_failure_rate_threshold(data_settings):

@@ -49,9 +49,8 @@ def process(archive: Path, data_dir: Path, workers: int) -> tuple[dict, dict[str
     summary["outputs"] = [str(Path(output).relative_to(data_dir)) for output in summary["outputs"]]
     processed = {str(path.relative_to(data_dir)): path.read_bytes()
                  for path in sorted((data_dir / "processed").rglob("*.jsonl"))}
-    dead = {str(path.relative_to(data_dir)): [{k: v for k, v in json.loads(line).items() if k != "at"}
-                                              for line in path.read_text("utf-8").splitlines()]
-            for path in sorted(settings.dead_letter_dir.rglob("*.jsonl"))}
+    dead = {str(Path(url).relative_to(data_dir)): [{k: v for k, v in letter.items() if k != "at"} for letter in letters]
+            for url, letters in batch.dead_letters(settings).items()}
     return summary, processed, dead
 
 

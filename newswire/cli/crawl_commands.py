@@ -99,7 +99,7 @@ def rebuild_state(
     source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recreate the seen-state from the WARC files of the archive."""
+    """Clear this machine's seen-state and load it again from the archive (manifests, else WARC files)."""
     from crawler.state import rebuild_state as rebuild
 
     counts = rebuild(get_settings(), source)

@@ -1,4 +1,4 @@
-"""`newswire extract|process|reprocess|demo`: processing the raw archive into searchable records."""
+"""`newswire extract|process|reprocess|dead-letters|demo`: processing the raw archive into searchable records."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from kernel.settings import get_settings
 from newswire.cli.app import app
 from newswire.cli.local_stack import local_engine_and_demo_mirror
 from newswire.cli.options import known_sources, parse_day
-from newswire.cli.output import console, print_json
+from newswire.cli.output import console, print_json, stdout_console
 
 # The processing stack is imported inside the commands: it loads datasketch, scipy and the
 # langdetect profiles, which every other `newswire` command would pay for.
@@ -187,6 +187,32 @@ def _finish(summary: dict, title: str, as_json: bool, settings) -> None:
     except FailureRateExceeded as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
+
+
+@app.command("dead-letters")
+def dead_letters_command(
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    sources: list[str] | None = SOURCES,
+    as_json: bool = typer.Option(False, "--json", help="Print the dead letters by file as JSON on stdout."),
+) -> None:
+    """List what failed in the latest processing of each WARC file, and why (NEWSWIRE_DEAD_LETTER_ROOT)."""
+    from pipelines.batch import dead_letters
+
+    settings = get_settings()
+    by_file = dead_letters(settings, **window_options(since, until, sources))
+    if as_json:
+        print_json(by_file)
+        return
+    table = Table("WARC file", "reason", "URL or WARC record")
+    for letters in by_file.values():
+        for letter in letters:
+            warc_name = str(letter.get("warc_file") or "").rsplit("/", 1)[-1]
+            table.add_row(escape(warc_name), escape(str(letter.get("reason", ""))),
+                          escape(str(letter.get("url") or letter.get("warc_record_id") or "")))
+    if table.row_count:
+        stdout_console.print(table)
+    console.print(f"{table.row_count} dead letters in {len(by_file)} files under {escape(settings.dead_letters)}")
 
 
 @app.command()
