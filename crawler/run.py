@@ -17,13 +17,15 @@ from crawler.settings import scrapy_settings
 from crawler.spiders.registry_spider import RegistrySpider
 from crawler.state import (
     CrawlBusyError,
+    SeenState,
     crawl_lock,
     load_archived,
     open_state,
     recover_unpublished,
 )
-from kernel.registry import select_sources
-from kernel.settings import Settings
+from kernel.dates import parse_day
+from kernel.registry import Source, select_sources
+from kernel.settings import Settings, get_settings
 
 
 def crawl(settings: Settings, source_ids: list[str], *, since: date | None, until: date | None,
@@ -49,14 +51,8 @@ def crawl(settings: Settings, source_ids: list[str], *, since: date | None, unti
             except CrawlBusyError as exc:
                 busy[source.id] = str(exc)
                 continue
-            # before the state is read: what killed crawls left open, and what other machines archived
-            recover_unpublished(settings, source.id)
-            load_archived(settings, source.id)
-            base_url = settings.base_url_overrides.get(source.id, source.base_url).rstrip("/")
-            report = CrawlReport(source.id, run_id, base_url, since, until, started_at)
-            run = CrawlRun(settings, source, base_url, run_id, since, until,
-                           frozenset(state.keys(source.id)), report, manifests)
-            process.crawl(RegistrySpider, run=run)
+            process.crawl(RegistrySpider, run=prepare_run(settings, source, run_id, since, until, started_at,
+                                                          state, manifests))
         if len(busy) < len(sources):
             process.start()
     by_source = {m["source_id"]: m for m in manifests}
@@ -65,3 +61,35 @@ def crawl(settings: Settings, source_ids: list[str], *, since: date | None, unti
             s.id, "the crawl stopped before its manifest was written; see the log")}
         for s in sources
     ]
+
+
+def prepare_run(settings: Settings, source: Source, run_id: str, since: date | None, until: date | None,
+                started_at: datetime, state: SeenState, manifests: list[dict]) -> CrawlRun:
+    """One source's part of a run; the caller holds the source's :func:`crawl_lock`."""
+    # before the state is read: what killed crawls left open, and what other machines archived
+    recover_unpublished(settings, source.id)
+    load_archived(settings, source.id)
+    base_url = settings.base_url_overrides.get(source.id, source.base_url).rstrip("/")
+    report = CrawlReport(source.id, run_id, base_url, since, until, started_at)
+    return CrawlRun(settings, source, base_url, run_id, since, until, frozenset(state.keys(source.id)), report,
+                    manifests)
+
+
+def run_for_scrapy_tool(source_id: str | None, since: str | None, until: str | None) -> tuple[CrawlRun, ExitStack]:
+    """The run of `scrapy crawl registry -a source=ID [-a since=YYYY-MM-DD] [-a until=YYYY-MM-DD]`
+    (scrapy.cfg): the same archive, seen-state, lock and manifest as `newswire crawl --source ID`.
+    Closing the returned stack releases the source's lock."""
+    from scrapy.exceptions import UsageError
+
+    if not source_id:
+        raise UsageError("name the source: scrapy crawl registry -a source=ID")
+    settings = get_settings()
+    try:
+        [source] = select_sources(settings, [source_id])
+        window = parse_day(since, "since"), parse_day(until, "until")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    lock = ExitStack()
+    lock.enter_context(crawl_lock(settings, source.id))
+    started_at = datetime.now(UTC)
+    return prepare_run(settings, source, new_run_id(started_at), *window, started_at, open_state(settings), []), lock

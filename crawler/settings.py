@@ -6,6 +6,8 @@ requests run against one host at a time, and the User-Agent says who we are and 
 
 from __future__ import annotations
 
+from functools import cache
+
 from crawler.middlewares import LOOPBACK_HOSTS
 from kernel.settings import Settings
 
@@ -15,6 +17,7 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
     return {
         "BOT_NAME": "newswire",
+        "SPIDER_MODULES": ["crawler.spiders"],
         "USER_AGENT": settings.crawler_user_agent,
         "ROBOTSTXT_OBEY": True,
         "DEFAULT_REQUEST_HEADERS": {
@@ -57,3 +60,24 @@ def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
         "ITEM_PIPELINES": {"crawler.pipelines.WarcArchivePipeline": 300},
         "LOG_LEVEL": log_level,
     }
+
+
+# Scrapy's own tools (scrapy.cfg names this module: `scrapy list`, `scrapy crawl registry -a
+# source=ID`, `scrapy shell`) read a settings module's upper-case names; these are the settings of
+# `newswire crawl`, from the environment, computed on first use so that importing the module reads
+# nothing.
+@cache
+def _from_environment() -> dict:
+    from kernel.settings import get_settings
+
+    return scrapy_settings(get_settings())
+
+
+def __getattr__(name: str):
+    if name.isupper() and name in _from_environment():
+        return _from_environment()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_from_environment()))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import urldefrag
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadTimeoutError,
@@ -67,6 +68,16 @@ def failure_reason(failure: Failure) -> str:
 
 class RegistrySpider(scrapy.Spider):
     name = "registry"
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        if "run" not in kwargs:  # started by Scrapy's own tools: `scrapy crawl registry -a source=ID`
+            from crawler.run import run_for_scrapy_tool
+
+            kwargs["run"], lock = run_for_scrapy_tool(kwargs.pop("source", None), kwargs.pop("since", None),
+                                                      kwargs.pop("until", None))
+            crawler.signals.connect(lambda spider: lock.close(), signal=signals.spider_closed, weak=False)
+        return super().from_crawler(crawler, *args, **kwargs)
 
     def __init__(self, run: CrawlRun, **kwargs):
         super().__init__(name=f"registry-{run.source.id}", **kwargs)
