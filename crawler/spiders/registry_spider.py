@@ -19,7 +19,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
-from crawler.crawl_run import CrawlRun
+from crawler.crawl_run import CrawlRun, run_for_scrapy_tool
 from crawler.discovery import (
     Listed,
     in_window,
@@ -72,8 +72,6 @@ class RegistrySpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         if "run" not in kwargs:  # started by Scrapy's own tools: `scrapy crawl registry -a source=ID`
-            from crawler.run import run_for_scrapy_tool
-
             kwargs["run"], lock = run_for_scrapy_tool(kwargs.pop("source", None), kwargs.pop("since", None),
                                                       kwargs.pop("until", None))
             crawler.signals.connect(lambda spider: lock.close(), signal=signals.spider_closed, weak=False)
