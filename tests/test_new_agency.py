@@ -41,9 +41,9 @@ NEW_AGENCY = {
 }
 
 
-def table_with_new_agency(tmp_path: Path) -> Path:
+def table_with_new_agency(tmp_path: Path, **fields) -> Path:
     table = yaml.safe_load(BUNDLED_AGENCIES.read_text(encoding="utf-8"))
-    table["agencies"].append(NEW_AGENCY)
+    table["agencies"].append(NEW_AGENCY | fields)
     path = tmp_path / "agencies.yaml"
     path.write_text(yaml.safe_dump(table, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -84,3 +84,13 @@ def test_every_crawled_or_credited_id_is_in_the_agency_table():
                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
                 for agency in json.loads(line)["credited"]}
     assert credited and credited - table == set()
+
+
+def test_the_index_template_searches_the_new_agency_by_its_short_name(tmp_path):
+    from pipelines.index import index_template_body
+
+    table = table_with_new_agency(tmp_path, search_synonyms=True)
+    analysis = index_template_body(get_settings(agencies_file=table))["template"]["settings"]["analysis"]
+    assert "واحة, وكالة الواحة للأنباء" in analysis["filter"]["agency_synonyms"]["synonyms"]
+    bundled = index_template_body(get_settings())["template"]["settings"]["analysis"]
+    assert not [rule for rule in bundled["filter"]["agency_synonyms"]["synonyms"] if "واحة" in rule]

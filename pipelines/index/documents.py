@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kernel.agencies import Agency, load_agencies, synonym_groups
+from kernel.agencies import BUNDLED_AGENCIES, Agency, load_agencies, synonym_groups
 from kernel.records import Article, RecordStatus
 from kernel.settings import Settings
 from pipelines.arabic import analyzer_char_mappings, fold_letters
@@ -130,11 +130,12 @@ def protected_place_rules(agencies: tuple[Agency, ...]) -> list[str]:
     return rules
 
 
-def articles_index_body() -> dict[str, Any]:
-    """Settings, analysis and mappings of an articles index."""
+def articles_index_body(agencies_file: Path | None = None) -> dict[str, Any]:
+    """Settings, analysis and mappings of an articles index, with the synonyms and place names of
+    the agency table (``NEWSWIRE_AGENCIES_FILE``, else the bundled one)."""
     body = load_template("articles.json")
     analysis = body["settings"]["analysis"]
-    agencies = load_agencies()
+    agencies = load_agencies(agencies_file or BUNDLED_AGENCIES)
     analysis["char_filter"]["arabic_letter_variants"]["mappings"] = analyzer_char_mappings()
     analysis["filter"]["agency_synonyms"]["synonyms"] = synonym_groups(agencies)
     analysis["filter"]["protected_places"]["rules"] = protected_place_rules(agencies)
@@ -142,7 +143,7 @@ def articles_index_body() -> dict[str, Any]:
 
 
 def index_template_body(settings: Settings) -> dict[str, Any]:
-    body = articles_index_body()
+    body = articles_index_body(settings.agencies_file)
     # Only what is configured replaces the template's own values (one shard, no replica).
     for name, value in (("number_of_shards", settings.index_shards), ("number_of_replicas", settings.index_replicas)):
         if value is not None:
