@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks import corpus_site
 from benchmarks.bench_suite import Bench, batch_settings, crawl_archive, warc_files
-from pipelines import batch, stages
+from pipelines import stages, stories
 from pipelines.batch import process_archive
 
 STAGES = {  # module, function name, stage label
@@ -33,7 +33,7 @@ STAGES = {  # module, function name, stage label
     (stages, "detect_language"): "language",
     (stages, "tag_attribution"): "attribution",
     (stages, "content_hash"): "content hash",
-    (batch, "assign_story_clusters"): "story clustering",
+    (stories, "assign_story_clusters"): "story clustering",
 }
 
 

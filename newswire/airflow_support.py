@@ -343,8 +343,14 @@ def log_counts(title: str, counts: Mapping) -> None:
             log.info("  %-16s %s", key, value)
 
 
+MAX_FILES_PER_RUN = 500
+"""Mapped processing tasks of one run at most: Airflow refuses to map more than
+``[core] max_map_length`` (1,024) and a run that cannot map would never catch anything up."""
+
+
 def new_warc_files(settings: Settings, events: Mapping | None) -> list[str]:
-    """Every archived WARC file not processed yet, one mapped processing task each.
+    """The archived WARC files not processed yet, oldest crawl day first, one mapped processing
+    task each, at most MAX_FILES_PER_RUN (the rest is taken by the next runs).
 
     Not only the files the triggering events name: a night whose processing failed (engine down
     through every retry) is caught up by the next run.
@@ -352,10 +358,11 @@ def new_warc_files(settings: Settings, events: Mapping | None) -> list[str]:
     from pipelines.batch import unprocessed_warc_files
 
     announced = warc_files_from_events(events)
-    files = [warc.url for warc in unprocessed_warc_files(settings)]
-    log.info("%d WARC files not processed yet%s", len(files),
-             f" ({len(announced)} announced by the triggering crawl runs)" if announced is not None else "")
-    return files
+    warcs = sorted(unprocessed_warc_files(settings), key=lambda warc: (warc.crawl_date, warc.url))
+    log.info("%d WARC files not processed yet%s%s", len(warcs),
+             f" ({len(announced)} announced by the triggering crawl runs)" if announced is not None else "",
+             f"; the oldest {MAX_FILES_PER_RUN} now, the rest in the next runs" if len(warcs) > MAX_FILES_PER_RUN else "")
+    return [warc.url for warc in warcs[:MAX_FILES_PER_RUN]]
 
 
 def warc_label(warc_file: str) -> str:

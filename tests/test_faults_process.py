@@ -236,11 +236,22 @@ def test_scheduled_processing_catches_up_a_night_that_was_never_processed(faults
     tonight = night(faults, 28, spa_pages(range(100720, 100730)))
     events = {airflow_support.RAW_ARCHIVE: [SimpleNamespace(extra={"warc_files": [str(tonight)]})]}
     files = airflow_support.new_warc_files(faults, events)
-    assert len(files) == 2 and str(tonight) in files  # last night's file too, not only the announced one
+    assert len(files) == 2 and files[1] == str(tonight)  # last night's file too, first: not only the announced one
     summary = airflow_support.reconcile_run(
         faults, files, [airflow_support.process_warc_file(faults, warc_file) for warc_file in files])
     assert (summary["warc_files"], summary["indexed"]) == (2, 30)
     assert stored_ids(SearchEngine.connect(faults)) == ids(range(100700, 100730))
+
+
+def test_a_backlog_longer_than_one_run_maps_is_taken_oldest_first_over_several_runs(data_settings, monkeypatch):
+    from newswire import airflow_support
+
+    monkeypatch.setattr(airflow_support, "MAX_FILES_PER_RUN", 2)
+    files = [str(night(data_settings, day, spa_pages([100900 + day]))) for day in (28, 26, 27)]
+    first_run = airflow_support.new_warc_files(data_settings, None)
+    assert first_run == [files[1], files[2]]  # the 26th and the 27th
+    batch.process_archive(data_settings, index=False, warc_files=first_run)
+    assert airflow_support.new_warc_files(data_settings, None) == [files[0]]
 
 
 # ---------------------------------------------------------------------------- case 6
