@@ -18,12 +18,12 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import fsspec
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive import publish_recovered
 from kernel.archive import list_warc_files
 from kernel.settings import Settings
+from kernel.storage import open_url
 
 STATE_FILE = "crawl-seen.sqlite3"
 LOCK_DIR = "crawl-locks"
@@ -88,7 +88,7 @@ def open_state(settings: Settings) -> SeenState:
 
 def seen_entries_in_warc(warc_url: str) -> Iterator[SeenEntry]:
     """The keys recorded in a WARC's metadata records by the crawler."""
-    with fsspec.open(warc_url, "rb") as stream:
+    with open_url(warc_url, "rb") as stream:
         for record in ArchiveIterator(stream):
             if record.rec_type != "metadata":
                 continue

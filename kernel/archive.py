@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import fsspec
+from kernel.storage import url_to_fs
 
 WARC_SUFFIX = ".warc.gz"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -76,7 +76,7 @@ def list_warc_files(
     With `unpublished`, the files still open instead (being written, or left by a killed crawl),
     named by the URL they will be published under.
     """
-    fs, base = fsspec.core.url_to_fs(root)
+    fs, base = url_to_fs(root)
     if not fs.exists(base):
         return []
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]

@@ -23,14 +23,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
-import fsspec
-
 from kernel.agencies import BUNDLED_AGENCIES
 from kernel.archive import WarcFile, list_warc_files, parse_warc_path
 from kernel.dates import parse_iso_datetime
 from kernel.records import Article, Provenance, RecordStatus
 from kernel.registry import load_registry
 from kernel.settings import Settings
+from kernel.storage import open_url, url_to_fs
 from pipelines.archive import ArchivedResponse, UnreadableRecord, iter_responses
 from pipelines.attribution import load_gazetteer
 from pipelines.index.writes import BulkResult
@@ -149,11 +148,11 @@ def _migrate_legacy_state(settings: Settings) -> None:
 def already_processed(settings: Settings, warcs: list[WarcFile] | None = None) -> set[str]:
     """The WARC files (URLs) whose marker exists, among `warcs` (default: the whole archive)."""
     _migrate_legacy_state(settings)
-    fs, root = fsspec.core.url_to_fs(settings.processed)
+    fs, root = url_to_fs(settings.processed)
     markers = {path for path in fs.find(root) if path.endswith(PROCESSED_MARKER)} if fs.exists(root) else set()
     candidates = list_warc_files(settings.archive) if warcs is None else warcs
     # Paths as the processed root's filesystem spells them, so find's answers compare.
-    return {warc.url for warc in candidates if fsspec.core.url_to_fs(marker_path(settings, warc))[1] in markers}
+    return {warc.url for warc in candidates if url_to_fs(marker_path(settings, warc))[1] in markers}
 
 
 def _mark_processed(settings: Settings, warcs: Iterable[WarcFile]) -> None:
@@ -167,7 +166,7 @@ def _mark_processed(settings: Settings, warcs: Iterable[WarcFile]) -> None:
 def _replaced(url: str) -> Iterator[IO[str]]:
     """Write a text file under a temporary name and rename it into place when complete, so a
     reader never sees half a file (fsspec: local paths and object stores alike)."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     fs.makedirs(fs._parent(path), exist_ok=True)
     temporary = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     try:
@@ -263,7 +262,7 @@ def _worker_count(settings: Settings, warcs: list[WarcFile], requested: int | No
         return 1
     size = 0
     for warc in warcs:
-        fs, path = fsspec.core.url_to_fs(warc.url)
+        fs, path = url_to_fs(warc.url)
         size += fs.size(path)
     return max(1, min(settings.process_workers, size // MIN_WARC_BYTES_PER_WORKER))
 
@@ -517,7 +516,7 @@ def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile],
 
 def _read_outputs(paths: list[str]) -> Iterator[Article]:
     for path in paths:
-        with fsspec.open(path, "r", encoding="utf-8") as lines:
+        with open_url(path, "r", encoding="utf-8") as lines:
             for line in lines:
                 yield Article.model_validate_json(line)
 
