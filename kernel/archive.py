@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from kernel.storage import url_to_fs
+from kernel.storage import reaching, url_to_fs
 
 WARC_SUFFIX = ".warc.gz"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -77,12 +77,14 @@ def list_warc_files(
     named by the URL they will be published under.
     """
     fs, base = url_to_fs(root)
-    if not fs.exists(base):
-        return []
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     suffix = WARC_SUFFIX + OPEN_SUFFIX if unpublished else WARC_SUFFIX
+    with reaching(root):
+        if not fs.exists(base):
+            return []
+        paths = fs.glob(f"{base.rstrip('/')}/*/*/*/*/*{suffix}")
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     found = []
-    for path in fs.glob(f"{base.rstrip('/')}/*/*/*/*/*{suffix}"):
+    for path in paths:
         path = path.removesuffix(OPEN_SUFFIX) if unpublished else path
         warc = parse_warc_path(path if protocol == "file" else f"{protocol}://{path}")
         if warc is None:

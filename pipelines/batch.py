@@ -29,7 +29,7 @@ from kernel.dates import parse_iso_datetime
 from kernel.records import Article, Provenance, RecordStatus
 from kernel.registry import load_registry
 from kernel.settings import Settings
-from kernel.storage import open_url, url_to_fs
+from kernel.storage import open_url, reaching, url_to_fs
 from pipelines.archive import ArchivedResponse, UnreadableRecord, iter_responses
 from pipelines.attribution import load_gazetteer
 from pipelines.index.writes import BulkResult
@@ -149,7 +149,8 @@ def already_processed(settings: Settings, warcs: list[WarcFile] | None = None) -
     """The WARC files (URLs) whose marker exists, among `warcs` (default: the whole archive)."""
     _migrate_legacy_state(settings)
     fs, root = url_to_fs(settings.processed)
-    markers = {path for path in fs.find(root) if path.endswith(PROCESSED_MARKER)} if fs.exists(root) else set()
+    with reaching(settings.processed):
+        markers = {path for path in fs.find(root) if path.endswith(PROCESSED_MARKER)} if fs.exists(root) else set()
     candidates = list_warc_files(settings.archive) if warcs is None else warcs
     # Paths as the processed root's filesystem spells them, so find's answers compare.
     return {warc.url for warc in candidates if url_to_fs(marker_path(settings, warc))[1] in markers}

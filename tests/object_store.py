@@ -113,7 +113,9 @@ def serve_seaweedfs(directory: Path, buckets: tuple[str, ...]) -> Iterator[Objec
 
 
 def _create_buckets(store: ObjectStore, buckets: tuple[str, ...], log: Path) -> None:
-    """Wait for the gateway, then create the buckets (retried: the filer may still be joining)."""
+    """Wait for the gateway, create the buckets (retried: the filer may still be joining), and
+    write an object to each: the master holds its first volume's allocation back for a few
+    seconds after a start, and a test's first write would wait for it instead."""
     deadline = time.monotonic() + START_SECONDS
     while True:
         if store.process.poll() is not None or time.monotonic() > deadline:
@@ -126,6 +128,8 @@ def _create_buckets(store: ObjectStore, buckets: tuple[str, ...], log: Path) -> 
                 for bucket in buckets:
                     if not fs.exists(bucket):
                         fs.mkdir(bucket)
+                    fs.pipe_file(f"{bucket}/ready", b"")
+                    fs.rm(f"{bucket}/ready")
                 return
             except (OSError, botocore.exceptions.BotoCoreError):
                 pass

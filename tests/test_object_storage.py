@@ -22,8 +22,12 @@ s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed (pip in
 
 from object_store import ObjectStoreMissing, serve_seaweedfs, weed_binary
 from search_support import isolated_engine
+from test_cli_errors import newswire as run_newswire
+from test_cli_errors import one_error_line
 from test_faults_crawl import crawl_args, crawl_env, expected_id, news_site, wait_for
+from test_faults_process import stored_ids
 
+from crawler.demo_site import load_articles as load_demo_articles
 from crawler.mirror import MirrorServer, serve_demo_mirror
 from kernel.archive import list_warc_files, parse_warc_path
 from kernel.settings import get_settings
@@ -81,14 +85,14 @@ def jsonl_ids(url: str) -> set[str]:
 
 @pytest.mark.engine
 @only_elasticsearch
-def test_demo_crawl_and_processing_on_s3_index_every_article_and_markers_are_read_back(roots, engine_settings):
+def test_demo_crawl_processing_and_reprocessing_on_s3_index_every_article_and_markers_are_read_back(roots, engine_settings):
     with isolated_engine(engine_settings, "s3") as engine, serve_demo_mirror() as mirror:
         env = roots | {"NEWSWIRE_INDEX_PREFIX": engine.settings.index_prefix, "NEWSWIRE_ENABLED_SOURCES": "[]",
                        "NEWSWIRE_BASE_URL_OVERRIDES": json.dumps(mirror.base_urls)}
         manifests = newswire("crawl", *[a for s in mirror.base_urls for a in ("--source", s)], env=env)
         assert sorted(m["source_id"] for m in manifests) == ["sana", "spa", "tasnim"]
         archived = sum(m["counts"]["archived"] for m in manifests)
-        assert archived >= 17  # every demo article and the seed
+        assert archived == len(load_demo_articles()) + 1  # every demo article and the seed
 
         # The archive holds each run's published WARC object and its manifest, and nothing open.
         archive = roots["NEWSWIRE_ARCHIVE_ROOT"]
@@ -99,16 +103,16 @@ def test_demo_crawl_and_processing_on_s3_index_every_article_and_markers_are_rea
 
         first = newswire("process", env=env)
         assert (first["warc_files"], first["records"], first["dead_letter"]) == (3, archived, 0)
-        processed = roots["NEWSWIRE_PROCESSED_ROOT"]
-        stems = {f"{w.source_id}/{w.crawl_date:%Y/%m/%d}/{w.stem}" for w in warcs.values()}
-        assert sorted(first["outputs"]) == sorted(f"{processed}/{stem}.jsonl" for stem in stems)
+        settings, processed = get_settings(), roots["NEWSWIRE_PROCESSED_ROOT"]
+        outputs = {source: batch.processed_path(settings, warc) for source, warc in warcs.items()}
+        markers = {source: batch.marker_path(settings, warc) for source, warc in warcs.items()}
+        assert all(url.startswith(processed + "/") for url in [*outputs.values(), *markers.values()])
+        assert sorted(first["outputs"]) == sorted(outputs.values())
         # records and a marker per WARC file, no temporary object left behind
-        assert keys(processed) == {f"{stem}{suffix}" for stem in stems for suffix in (".jsonl", batch.PROCESSED_MARKER)}
-        ids_by_source = {source: jsonl_ids(url) for source, url in zip(
-            sorted(warcs), sorted(first["outputs"]), strict=True)}
+        assert keys(processed) == {url.removeprefix(processed + "/") for url in [*outputs.values(), *markers.values()]}
+        ids_by_source = {source: jsonl_ids(url) for source, url in outputs.items()}
         every_id = set().union(*ids_by_source.values())
         assert len(every_id) == archived
-        engine.refresh()
         assert stored_ids(engine) == every_id
 
         # The markers are read back from the bucket: the next run takes no file.
@@ -117,21 +121,18 @@ def test_demo_crawl_and_processing_on_s3_index_every_article_and_markers_are_rea
 
         # A run killed before its marker's rename leaves the marker's temporary object only: that
         # file (and no other) is taken again, its documents upserted, and its marker written.
-        spa_marker = f"{processed}/{min(s for s in stems if s.startswith('spa/'))}{batch.PROCESSED_MARKER}"
-        leftover = f"{spa_marker}.tmp-0badc0de"
-        bucket().mv(spa_marker, leftover)
+        bucket().mv(markers["spa"], f"{markers['spa']}.tmp-0badc0de")
         retaken = newswire("process", env=env)
-        assert (retaken["warc_files"], retaken["indexed"]) == (1, len(ids_by_source["spa"]))
-        assert retaken["outputs"] == [f"{processed}/{min(s for s in stems if s.startswith('spa/'))}.jsonl"]
-        assert bucket().exists(spa_marker)
+        assert (retaken["warc_files"], retaken["indexed"], retaken["outputs"]) == (
+            1, len(ids_by_source["spa"]), [outputs["spa"]])
+        assert bucket().exists(markers["spa"])
         assert stored_ids(engine) == every_id
 
-
-def stored_ids(engine) -> set[str]:
-    engine.refresh()
-    answer = engine.request("POST", f"/{engine.settings.read_alias}/_search",
-                            {"size": 1000, "_source": False, "query": {"match_all": {}}})
-    return {hit["_id"] for hit in answer["hits"]["hits"]}
+        # Reprocessing reads the archive from the bucket into the next index version.
+        rebuilt = newswire("reprocess", "--mode", "rebuild", env=env)
+        assert (rebuilt["warc_files"], rebuilt["records"], rebuilt["indexed"]) == (3, archived, archived)
+        assert rebuilt["index"] == engine.settings.index_name(2)
+        assert stored_ids(engine, engine.settings.index_name(2)) == every_id
 
 
 def test_listings_see_objects_another_process_wrote_since(roots):
@@ -187,3 +188,16 @@ def test_a_killed_crawl_on_s3_leaves_nothing_and_the_next_crawl_archives_every_a
     assert (summary["warc_files"], summary["records"], summary["dead_letter"]) == (1, 30, 0)
     [output] = summary["outputs"]
     assert jsonl_ids(output) == {expected_id(n) for n in numbers}
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"AWS_SECRET_ACCESS_KEY": "not-the-secret"}, "PermissionError: Forbidden"),
+    ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"},
+     'EndpointConnectionError: Could not connect to the endpoint URL: "http://127.0.0.1:9/'),
+])
+def test_refused_credentials_or_no_server_is_one_line_naming_the_root(roots, change, error):
+    crawl = ("crawl", "--source", "spa", "--base-url-override", "spa=http://127.0.0.1:9")  # never the real site
+    for command in (crawl, ("process", "--no-index"), ("crawl-state", "rebuild")):
+        result = run_newswire(*command, **change)
+        assert one_error_line(result).startswith(f"newswire: storage: {roots['NEWSWIRE_ARCHIVE_ROOT']}: {error}")
+        assert result.returncode == 1
