@@ -3,9 +3,11 @@
 Stored in a small SQLite file under ``settings.state_dir`` so it survives between runs. It is a
 cache of what the archive holds: :func:`rebuild_state` recreates it from the WARC metadata records.
 
-A killed crawl saves nothing here: its open WARC file, flushed after every article, is the
-record of what it archived, and :func:`recover_unpublished` publishes it and adds its keys before
-the next crawl of that source reads the state, so only articles in a published file count as seen.
+A crawl adds its keys once its file is published, and a killed crawl saves nothing here: its open
+WARC file, flushed after every article, is the record of what it archived, and
+:func:`recover_unpublished` publishes it and adds its keys before the next crawl of that source
+reads the state, so only articles in a published file count as seen. On object storage nothing of
+a file is there before it is closed: the next crawl fetches a killed crawl's articles again.
 """
 
 from __future__ import annotations

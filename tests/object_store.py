@@ -28,6 +28,7 @@ import s3fs
 SEAWEEDFS_HOME = Path(os.environ.get("NEWSWIRE_OBJECTSTORE_HOME", Path.home() / ".cache/newswire/seaweedfs"))
 ACCESS_KEY = "newswire-test"
 SECRET_KEY = "newswire-test-secret"
+READ_ONLY_KEY = "newswire-test-reader"  # may list and read, not write (its secret: the same)
 START_SECONDS = 90
 # weed's components, each with an HTTP and a gRPC port
 COMPONENTS = ("master", "volume", "filer", "s3")
@@ -45,7 +46,10 @@ class ObjectStore:
     @property
     def environment(self) -> dict[str, str]:
         """What a client process needs to reach this server (and nothing of a developer's AWS)."""
-        return {"AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        return self.environment_of(ACCESS_KEY)
+
+    def environment_of(self, access_key: str) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_ACCESS_KEY_ID": access_key,
                 "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
@@ -83,8 +87,12 @@ def serve_seaweedfs(directory: Path, buckets: tuple[str, ...]) -> Iterator[Objec
     binary = weed_binary()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "data").mkdir(exist_ok=True)
-    identities = {"identities": [{"name": "newswire", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                                  "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}]}
+    identities = {"identities": [
+        {"name": "newswire", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+         "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]},
+        {"name": "reader", "actions": ["Read", "List"],
+         "credentials": [{"accessKey": READ_ONLY_KEY, "secretKey": SECRET_KEY}]},
+    ]}
     (directory / "s3.json").write_text(json.dumps(identities), encoding="utf-8")
     ports = dict(zip([f"-{c}.port{grpc}" for c in COMPONENTS for grpc in ("", ".grpc")],
                      _free_ports(2 * len(COMPONENTS)), strict=True))

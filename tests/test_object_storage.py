@@ -20,7 +20,7 @@ import pytest
 s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed (pip install -e '.[s3]', "
                                           "part of infra/setup.sh --test)")
 
-from object_store import ObjectStoreMissing, serve_seaweedfs, weed_binary
+from object_store import READ_ONLY_KEY, ObjectStoreMissing, serve_seaweedfs, weed_binary
 from search_support import isolated_engine
 from test_cli_errors import newswire as run_newswire
 from test_cli_errors import one_error_line
@@ -188,6 +188,30 @@ def test_a_killed_crawl_on_s3_leaves_nothing_and_the_next_crawl_archives_every_a
     assert (summary["warc_files"], summary["records"], summary["dead_letter"]) == (1, 30, 0)
     [output] = summary["outputs"]
     assert jsonl_ids(output) == {expected_id(n) for n in numbers}
+
+
+
+def test_a_refused_upload_leaves_no_article_seen_and_the_next_crawl_archives_them(object_store, roots, tmp_path):
+    """The bucket refuses the run's WARC file when the run closes it (credentials that may read,
+    not write): its articles must not count as seen, or no crawl would fetch them again."""
+    numbers = range(1, 11)
+    env = crawl_env(tmp_path / "data") | roots
+    server = MirrorServer(news_site(numbers))
+    try:
+        refused = subprocess.run(crawl_args(server.base_url), env=env | object_store.environment_of(READ_ONLY_KEY),
+                                 capture_output=True, text=True, timeout=300, check=False)
+        assert refused.returncode == 1
+        assert "PermissionError: Access Denied" in refused.stderr
+        [broken_off] = json.loads(refused.stdout)
+        assert broken_off["error"] == "the crawl stopped before its manifest was written; see the log"
+        assert keys(roots["NEWSWIRE_ARCHIVE_ROOT"]) == set()
+        retried = subprocess.run(crawl_args(server.base_url), env=env, capture_output=True, text=True,
+                                 timeout=300, check=False)
+    finally:
+        server.close()
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    [manifest] = json.loads(retried.stdout)
+    assert (manifest["counts"]["archived"], manifest["skipped_by_reason"]) == (10, {})
 
 
 @pytest.mark.parametrize(("change", "error"), [
