@@ -23,6 +23,7 @@ cp -r "$source_dir" "$work/src"
 chmod -R u+w "$work/src"
 mkdir -p "$target"
 rm -f "$target/.complete"
-(cd "$work/src" && GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w" -o "$target/weed" ./weed)
+(cd "$work/src" && GOFLAGS="${GOFLAGS:-} -mod=mod" go build -trimpath -ldflags="-s -w" -o "$target/weed" ./weed)
+"$target/weed" version >/dev/null 2>&1
 echo "$version" > "$target/.complete"
 echo "SeaweedFS $module@$version: $target/weed ($(du -m "$target/weed" | cut -f1) MB, built in ${SECONDS} s)"
