@@ -15,7 +15,6 @@ from http import HTTPStatus
 from io import BytesIO
 from urllib.parse import urlsplit
 
-import fsspec
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
@@ -23,6 +22,7 @@ from warcio.warcwriter import WARCWriter
 
 from crawler.items import ArchivedPage, HttpExchange
 from kernel.archive import OPEN_SUFFIX, WarcFile
+from kernel.storage import url_to_fs
 
 # Scrapy hands over de-chunked bodies; a kept Transfer-Encoding header would make WARC readers
 # de-chunk them again, so it is stored under the WARC convention for original headers.
@@ -100,7 +100,7 @@ class WarcArchive:
         self._writer: WARCWriter | None = None
 
     def _open(self) -> WARCWriter:
-        fs, path = fsspec.core.url_to_fs(self.url)
+        fs, path = url_to_fs(self.url)
         if fs.exists(path) or fs.exists(path + OPEN_SUFFIX):
             raise ArchiveExistsError(f"refusing to overwrite archived file {self.url}")
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
@@ -141,7 +141,7 @@ class WarcArchive:
         if self._file is None:
             return 0
         self._file.close()
-        fs, path = fsspec.core.url_to_fs(self.url)
+        fs, path = url_to_fs(self.url)
         fs.mv(path + OPEN_SUFFIX, path)
         return fs.size(path)
 
@@ -180,7 +180,7 @@ def publish_recovered(warc: WarcFile) -> list[dict]:
     The caller holds the source's crawl lock (:func:`crawler.state.crawl_lock`), so no crawl is
     still writing it.
     """
-    fs, path = fsspec.core.url_to_fs(warc.open_url)
+    fs, path = url_to_fs(warc.open_url)
     with fs.open(path, "rb") as stream:
         end, articles = complete_articles(stream)
     if not articles:
@@ -211,7 +211,7 @@ def archived_entry(requested_url: str, final_url: str, record_id: str, url_keys:
 
 
 def write_manifest(manifest_url: str, manifest: dict) -> None:
-    fs, path = fsspec.core.url_to_fs(manifest_url)
+    fs, path = url_to_fs(manifest_url)
     if fs.exists(path):
         raise ArchiveExistsError(f"refusing to overwrite manifest {manifest_url}")
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)

@@ -50,13 +50,15 @@ class WarcArchivePipeline:
 
     def close_spider(self) -> None:
         run = self.run
-        # Every article is in the file (flushed after each), which is published next: killed
-        # in between, the next run of this source publishes the open file before it reads the
-        # state (crawler.state.recover_unpublished), so no key names a file that never appears.
-        # The file is marked loaded with its keys: this machine never reads them back from the archive.
+        # The file is published before its keys are recorded, so no key names a file that never
+        # appears: on object storage nothing of the file is there until it is closed, and an
+        # upload refused or cut off would otherwise leave its articles seen and archived nowhere.
+        # Killed in between, the next run loads the published file's keys from its manifest or
+        # its metadata records (crawler.state.load_archived). The file is marked loaded with its
+        # keys: this machine never reads them back from the archive.
         warc = parse_warc_path(self.warc_url) if self.archive.written else None
-        new_keys = open_state(run.settings).load(warc, self.entries) if warc else 0
         warc_bytes = self.archive.close()
+        new_keys = open_state(run.settings).load(warc, self.entries) if warc else 0
         manifest = run.report.manifest(
             finished_at=datetime.now(UTC),
             warc_file=self.warc_url if self.archive.written else None,

@@ -9,9 +9,11 @@ not loaded yet (those another machine wrote, or every one on a fresh state_dir),
 publishes a file adds its keys and marks it loaded. :func:`rebuild_state` clears the cache and
 loads it again.
 
-A killed crawl saves nothing here: its open WARC file, flushed after every article, is the
-record of what it archived, and :func:`recover_unpublished` publishes it and adds its keys before
-the next crawl of that source reads the state, so only articles in a published file count as seen.
+A crawl adds its keys once its file is published, and a killed crawl saves nothing here: its open
+WARC file, flushed after every article, is the record of what it archived, and
+:func:`recover_unpublished` publishes it and adds its keys before the next crawl of that source
+reads the state, so only articles in a published file count as seen. On object storage nothing of
+a file is there before it is closed: the next crawl fetches a killed crawl's articles again.
 
 One crawl per source at a time, across machines: :func:`crawl_lock` is an flock in state_dir,
 so it only excludes crawls on the same machine. Across machines the scheduler does it: the crawl
@@ -31,11 +33,10 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import fsspec
-
 from crawler.archive import complete_articles, publish_recovered
 from kernel.archive import WarcFile, list_warc_files
 from kernel.settings import Settings
+from kernel.storage import open_url
 
 STATE_FILE = "crawl-seen.sqlite3"
 LOCK_DIR = "crawl-locks"
@@ -119,7 +120,7 @@ def open_state(settings: Settings) -> SeenState:
 
 def seen_entries_in_warc(warc: WarcFile) -> list[SeenEntry]:
     """The keys recorded in a WARC's metadata records by the crawler (up to a torn tail)."""
-    with fsspec.open(warc.url, "rb") as stream:
+    with open_url(warc.url, "rb") as stream:
         _, articles = complete_articles(stream)
     return [SeenEntry(warc.source_id, key, warc.url, article["warc_record_id"] or "")
             for article in articles for key in article["url_keys"]]
@@ -130,7 +131,7 @@ def archived_entries(warc: WarcFile) -> list[SeenEntry]:
     when the manifest is missing (a crawl killed between publishing and writing it), torn or
     older than the keys in it."""
     try:
-        with fsspec.open(warc.manifest_url, "r", encoding="utf-8") as stream:
+        with open_url(warc.manifest_url, "r", encoding="utf-8") as stream:
             archived = json.load(stream)["archived"]
         return [SeenEntry(warc.source_id, key, warc.url, article["warc_record_id"])
                 for article in archived for key in article["url_keys"]]

@@ -14,7 +14,7 @@ START, END = "<!-- layout:start -->", "<!-- layout:end -->"
 
 # Folders in data-flow order, with what they are; their Python modules are listed under them.
 FOLDERS = {
-    "kernel/": "the shared kernel: settings, records, URLs, dates, archive layout, the agency table",
+    "kernel/": "the shared kernel: settings, records, URLs, dates, archive layout and storage, the agency table",
     "crawler/": "the Scrapy project: settings, items, middlewares, the registry-driven spider -> WARC",
     "crawler/spiders/": "the one generic spider",
     "pipelines/": "processing: one stage sequence per page, the batch edge, reprocessing, search",
@@ -23,7 +23,7 @@ FOLDERS = {
     "newswire/": "the `newswire` command and what only the DAGs need",
     "newswire/cli/": "one module per group of commands",
     "dags/": "Airflow TaskFlow DAGs: schedules and wiring only",
-    "infra/": "setup, the local engine's Maven project, demo mirror, production stack, Kibana objects",
+    "infra/": "setup, the local engine's Maven project, demo mirror, test object store, production stack, Kibana objects",
     "benchmarks/": "speed and quality measured against a baseline in the same run",
     "tests/": "the suite (real engine, real crawls on 127.0.0.1, real Airflow)",
     "docs/": "architecture, search design, production, scaling out",

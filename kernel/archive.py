@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import fsspec
+from fsspec.spec import AbstractFileSystem
+
+from kernel.storage import reaching, url_to_fs
 
 WARC_SUFFIX = ".warc.gz"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -72,7 +74,7 @@ def parse_warc_path(path: str) -> WarcFile | None:
                     crawl_date=date(int(match["y"]), int(match["m"]), int(match["d"])), run_id=match["run"])
 
 
-def url_of(fs: fsspec.AbstractFileSystem, path: str) -> str:
+def url_of(fs: AbstractFileSystem, path: str) -> str:
     """What fsspec opens again for a path one of its filesystems listed: a local path as it is,
     any other with its protocol (``s3://bucket/x``)."""
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -88,13 +90,15 @@ def list_warc_files(
     With `unpublished`, the files still open instead (being written, or left by a killed crawl),
     named by the URL they will be published under.
     """
-    fs, base = fsspec.core.url_to_fs(root)
-    if not fs.exists(base):
-        return []
+    fs, base = url_to_fs(root)
     suffix = WARC_SUFFIX + OPEN_SUFFIX if unpublished else WARC_SUFFIX
-    found = []
     patterns = [f"{base.rstrip('/')}/{source}/*/*/*/*{suffix}" for source in sorted(set(sources or ["*"]))]
-    for path in (path for pattern in patterns for path in fs.glob(pattern)):  # listing only what is asked
+    with reaching(root):
+        if not fs.exists(base):
+            return []
+        paths = [path for pattern in patterns for path in fs.glob(pattern)]  # listing only what is asked
+    found = []
+    for path in paths:
         path = path.removesuffix(OPEN_SUFFIX) if unpublished else path
         warc = parse_warc_path(url_of(fs, path))
         if warc is None:

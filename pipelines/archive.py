@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import brotli
-import fsspec
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from kernel.dates import parse_iso_datetime
+from kernel.storage import open_url
 
 
 @dataclass
@@ -60,7 +60,7 @@ def iter_responses(warc_url: str) -> Iterator[ArchivedResponse | UnreadableRecor
     there because a gzip stream cannot be resynchronised after a broken member.
     """
     pending: dict[str, ArchivedResponse] = {}
-    with fsspec.open(warc_url, "rb") as stream:
+    with open_url(warc_url, "rb") as stream:
         iterator = ArchiveIterator(stream)
         try:
             for record in iterator:

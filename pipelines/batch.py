@@ -23,8 +23,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
-import fsspec
-
 from kernel.agencies import BUNDLED_AGENCIES
 from kernel.archive import (
     WARC_SUFFIX,
@@ -37,6 +35,7 @@ from kernel.dates import parse_iso_datetime
 from kernel.records import Article, Provenance, RecordStatus
 from kernel.registry import load_registry
 from kernel.settings import Settings
+from kernel.storage import open_url, reaching, url_to_fs
 from pipelines.archive import ArchivedResponse, UnreadableRecord, iter_responses
 from pipelines.attribution import load_gazetteer
 from pipelines.index.writes import BulkResult
@@ -131,7 +130,7 @@ def dead_letters(settings: Settings, *, since: date | None = None, until: date |
     """The dead letters of the WARC files crawled within [since, until] (inclusive), by their
     dead-letter file (URL), oldest crawl day first. A line that is not a JSON object (a file
     edited by hand) is skipped with a warning."""
-    fs, root = fsspec.core.url_to_fs(settings.dead_letters)
+    fs, root = url_to_fs(settings.dead_letters)
     if not fs.exists(root):
         return {}
     found = []
@@ -192,11 +191,12 @@ def _migrate_legacy_state(settings: Settings) -> None:
 def already_processed(settings: Settings, warcs: list[WarcFile] | None = None) -> set[str]:
     """The WARC files (URLs) whose marker exists, among `warcs` (default: the whole archive)."""
     _migrate_legacy_state(settings)
-    fs, root = fsspec.core.url_to_fs(settings.processed)
-    markers = {path for path in fs.find(root) if path.endswith(PROCESSED_MARKER)} if fs.exists(root) else set()
+    fs, root = url_to_fs(settings.processed)
+    with reaching(settings.processed):
+        markers = {path for path in fs.find(root) if path.endswith(PROCESSED_MARKER)} if fs.exists(root) else set()
     candidates = list_warc_files(settings.archive) if warcs is None else warcs
     # Paths as the processed root's filesystem spells them, so find's answers compare.
-    return {warc.url for warc in candidates if fsspec.core.url_to_fs(marker_path(settings, warc))[1] in markers}
+    return {warc.url for warc in candidates if url_to_fs(marker_path(settings, warc))[1] in markers}
 
 
 def unprocessed_warc_files(settings: Settings, *, since: date | None = None, until: date | None = None,
@@ -218,7 +218,7 @@ def _mark_processed(settings: Settings, warcs: Iterable[WarcFile]) -> None:
 def _replaced(url: str) -> Iterator[IO[str]]:
     """Write a text file under a temporary name and rename it into place when complete, so a
     reader never sees half a file (fsspec: local paths and object stores alike)."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     fs.makedirs(fs._parent(path), exist_ok=True)
     temporary = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     try:
@@ -314,7 +314,7 @@ def _worker_count(settings: Settings, warcs: list[WarcFile], requested: int | No
         return 1
     size = 0
     for warc in warcs:
-        fs, path = fsspec.core.url_to_fs(warc.url)
+        fs, path = url_to_fs(warc.url)
         size += fs.size(path)
     return max(1, min(settings.process_workers, size // MIN_WARC_BYTES_PER_WORKER))
 
@@ -377,7 +377,7 @@ def _process_response(item: ArchivedResponse, warc: WarcFile, profile: SourcePro
 
 def _read_partial(path: Path | str) -> Iterator[Article]:
     """The records of a local partial file or of a processed file (an fsspec URL)."""
-    with fsspec.open(str(path), "r", encoding="utf-8") as lines:
+    with open_url(str(path), "r", encoding="utf-8") as lines:
         for line in lines:
             yield Article.model_validate_json(line)
 
@@ -597,7 +597,7 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
 
 
 def _exists(url: str) -> bool:
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     return fs.exists(path)
 
 
@@ -668,7 +668,7 @@ def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile],
 
 def _read_outputs(paths: list[str]) -> Iterator[Article]:
     for path in paths:
-        with fsspec.open(path, "r", encoding="utf-8") as lines:
+        with open_url(path, "r", encoding="utf-8") as lines:
             for line in lines:
                 yield Article.model_validate_json(line)
 
@@ -689,7 +689,7 @@ def _write_dead_letters(settings: Settings, warc: WarcFile, dead: list[dict]) ->
     """The dead letters of one WARC file, as of its latest processing (like its processed records)."""
     url = dead_letter_path(settings, warc)
     if not dead:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = url_to_fs(url)
         if fs.exists(path):
             fs.rm(path)  # a fixed parser leaves no stale failures behind
         return

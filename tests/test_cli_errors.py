@@ -131,6 +131,13 @@ def test_process_with_the_engine_down_stops_before_extracting(data_settings):
     assert result.returncode == 1
 
 
+def test_a_root_of_an_unknown_protocol_is_one_line_naming_it(data_settings):
+    result = newswire("process", "--no-index", NEWSWIRE_ARCHIVE_ROOT="s4://bucket/archive",
+                      NEWSWIRE_DATA_DIR=str(data_settings.data_dir))
+    assert one_error_line(result) == "newswire: storage: s4://bucket/archive: ValueError: Protocol not known: s4"
+    assert result.returncode == 1
+
+
 def test_json_is_a_flag_not_a_value():
     refused = newswire("index", "status", "--json", "true")
     assert "Got unexpected extra argument(s) (true)" in one_error_line(refused)

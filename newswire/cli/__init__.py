@@ -15,6 +15,7 @@ from pydantic import SecretStr, ValidationError
 from kernel.agencies import AgencyTableError
 from kernel.registry import RegistryError
 from kernel.settings import Settings
+from kernel.storage import StorageError
 from newswire.cli import (  # noqa: F401 (imported to register their commands)
     annotate_commands,
     attribution_commands,
@@ -32,9 +33,9 @@ from pipelines.local_engine import EngineError
 __all__ = ["app", "main"]
 
 KNOWN_ERRORS = {SearchEngineError: "search engine", RegistryError: "source registry", AgencyTableError: "agency table",
-                EngineError: "local engine", KibanaSetupError: "Kibana setup"}
+                EngineError: "local engine", KibanaSetupError: "Kibana setup", StorageError: "storage"}
 """What goes wrong outside the program (engine down, bad registry or agency table, local node
-that does not start), with the name the error line gives it: the message says what and where,
+that does not start, archive or processed root out of reach), with the name the error line gives it: the message says what and where,
 a traceback would say nothing more."""
 
 
