@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import nullcontext
 from pathlib import Path
 
 import trafilatura
@@ -307,8 +308,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pair (default 3)")
     parser.add_argument("--memory-sizes", type=lambda v: [int(n) for n in v.split(",")],
                         help="corpus sizes of the peak-RSS runs, comma-separated (the largest is searched)")
-    parser.add_argument("--only", choices=["pairs", "memory"],
-                        help="pairs: crawl, processing and indexing only; memory: peak RSS and search only")
+    parser.add_argument("--only", choices=["pairs", "crawl", "memory"],
+                        help="pairs: crawl, processing and indexing only; crawl: the crawl pair only; "
+                             "memory: peak RSS and search only")
     parser.add_argument("--engine-port", type=int, default=PRIVATE_ENGINE_PORT,
                         help=f"port of the private engine (default {PRIVATE_ENGINE_PORT})")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -318,18 +320,20 @@ def main() -> None:
     memory_sizes = args.memory_sizes or ([300, 1000] if args.quick else [1000, 3400, corpus_site.FULL_CORPUS])
     load_start = loadavg()
     print(f"load at start: {load_start}")
-    corpus = corpus_site.load_articles(max([size] if args.only == "pairs" else [size, *memory_sizes]))
+    corpus = corpus_site.load_articles(max([size] if args.only in ("pairs", "crawl") else [size, *memory_sizes]))
     memory_sizes = [min(n, len(corpus)) for n in memory_sizes]
     work = Path(tempfile.mkdtemp(prefix="newswire-bench-"))
     bench = Bench(work, args.rounds)
     started = time.perf_counter()
-    with private_engine(work / "engine", args.engine_port) as engine:
+    # the crawl pair alone needs no engine
+    with nullcontext() if args.only == "crawl" else private_engine(work / "engine", args.engine_port) as engine:
         crawl_dir = None
         if args.only != "memory":
             crawl_dir = bench_crawl(bench, corpus[:size])
+        if args.only in (None, "pairs"):
             records = bench_processing(bench, crawl_dir, engine)
             bench_indexing(bench, records, engine)
-        if args.only != "pairs":
+        if args.only in (None, "memory"):
             crawl_dirs = {n: crawl_dir if n == size and crawl_dir else crawl_archive(bench, corpus[:n])
                           for n in memory_sizes}
             largest = bench_memory(bench, crawl_dirs)

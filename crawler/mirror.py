@@ -138,6 +138,8 @@ class MirrorServer(ThreadingHTTPServer):
         self.site = site or Site()
         self.requests: list[str] = []  # every request target, in arrival order
         self.arrivals: list[float] = []  # time.monotonic() of each of them
+        self.connections = 0  # TCP connections accepted
+        self.connection_ends: list[float] = []  # time.monotonic() when each was closed
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -146,6 +148,16 @@ class MirrorServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def process_request(self, request, client_address) -> None:
+        with self._lock:
+            self.connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._lock:
+            self.connection_ends.append(time.monotonic())
+        super().shutdown_request(request)
 
     def next_status(self, target: str, page: Page) -> int:
         with self._lock:

@@ -57,6 +57,7 @@ def scrapy_settings(settings: Settings, *, log_level: str = "WARNING") -> dict:
             "crawler.middlewares.RetryBackoffMiddleware": 560,
             "crawler.middlewares.RawResponseMiddleware": 595,
         },
+        "DOWNLOAD_HANDLERS": {scheme: "crawler.download_handler.KeepConnectionsHandler" for scheme in ("http", "https")},
         "ITEM_PIPELINES": {"crawler.pipelines.WarcArchivePipeline": 300},
         "LOG_LEVEL": log_level,
     }

@@ -188,8 +188,10 @@ class RegistrySpider(scrapy.Spider):
         trusted_canonical = page_canonical if page_canonical and article_match(self.source, page_canonical) else None
         if page_canonical and not trusted_canonical:
             warnings.append("canonical_not_article")
-        keys = [url_key(self.source, u, self.run.base_url)
-                for u in (requested, response.url, trusted_canonical) if u]
+        urls = [u for u in (requested, response.url, trusted_canonical) if u]
+        # mostly one URL three times (no redirect, the canonical as requested): one key each
+        key_of = {u: url_key(self.source, u, self.run.base_url) for u in dict.fromkeys(urls)}
+        keys = [key_of[u] for u in urls]
         later_keys = keys[1:]  # the requested URL's key was checked before the request
         if any(k in self.run.seen for k in later_keys):
             report.skip(requested, "already_archived")

@@ -1,7 +1,8 @@
 """The `newswire` command: one CLI that drives every stage, for humans and for the DAGs.
 
-Each area registers its commands on :data:`newswire.cli.app.app` from its own module;
-:func:`main` is the one place where errors become a one-line message and an exit status.
+Each area registers its commands on :data:`newswire.cli.app.app` from its own module, loaded
+when one of its commands runs (:data:`newswire.cli.app.COMMAND_MODULES`); :func:`main` is the
+one place where errors become a one-line message and an exit status.
 """
 
 from __future__ import annotations
@@ -12,31 +13,27 @@ import traceback
 import typer
 from pydantic import SecretStr, ValidationError
 
-from kernel.agencies import AgencyTableError
-from kernel.registry import RegistryError
 from kernel.settings import Settings
-from kernel.storage import StorageError
-from newswire.cli import (  # noqa: F401 (imported to register their commands)
-    annotate_commands,
-    attribution_commands,
-    crawl_commands,
-    engine_commands,
-    local_airflow_commands,
-    process_commands,
-    search_commands,
-)
 from newswire.cli.app import app, run_options
-from pipelines.index import SearchEngineError
-from pipelines.kibana import KibanaSetupError
-from pipelines.local_engine import EngineError
 
 __all__ = ["app", "main"]
 
-KNOWN_ERRORS = {SearchEngineError: "search engine", RegistryError: "source registry", AgencyTableError: "agency table",
-                EngineError: "local engine", KibanaSetupError: "Kibana setup", StorageError: "storage"}
+KNOWN_ERRORS = {"pipelines.index.transport.SearchEngineError": "search engine",
+                "kernel.registry.RegistryError": "source registry", "kernel.agencies.AgencyTableError": "agency table",
+                "pipelines.local_engine.EngineError": "local engine", "pipelines.kibana.KibanaSetupError": "Kibana setup",
+                "kernel.storage.StorageError": "storage"}
 """What goes wrong outside the program (engine down, bad registry or agency table, local node
 that does not start, archive or processed root out of reach), with the name the error line gives it: the message says what and where,
-a traceback would say nothing more."""
+a traceback would say nothing more. Named by module, which the command imported if it raised one."""
+
+
+def known_error(error: BaseException) -> str | None:
+    """The KNOWN_ERRORS name of the error's class, None for any other error."""
+    for path, name in KNOWN_ERRORS.items():
+        module, _, cls = path.rpartition(".")
+        if module in sys.modules and isinstance(error, getattr(sys.modules[module], cls)):
+            return name
+    return None
 
 
 def settings_problem(error: ValidationError) -> str:
@@ -77,6 +74,8 @@ def main() -> None:
         if error.title != Settings.__name__:
             raise  # a record that does not validate is a bug: its traceback is wanted
         _fail(f"invalid setting: {settings_problem(error)}", 2)
-    except tuple(KNOWN_ERRORS) as error:
-        _fail(f"newswire: {next(n for t, n in KNOWN_ERRORS.items() if isinstance(error, t))}: {error}", 1)
+    except Exception as error:
+        if (name := known_error(error)) is None:
+            raise
+        _fail(f"newswire: {name}: {error}", 1)
     sys.exit(status if isinstance(status, int) else 0)

@@ -8,8 +8,10 @@ flavour is read from the server's ``GET /``. Connection settings come only from
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
@@ -31,6 +33,30 @@ CLIENT_LOG_LEVELS = {"elasticsearch": logging.WARNING, "elastic_transport": logg
 for _name, _level in CLIENT_LOG_LEVELS.items():
     if logging.getLogger(_name).level == logging.NOTSET:
         logging.getLogger(_name).setLevel(_level)
+
+
+# Each client package imports, when it is first imported, every HTTP library it could drive
+# (elastic_transport: aiohttp, httpx and requests; opensearch-py: aiohttp for its async client),
+# a fifth of a second or more, although newswire only sends through the synchronous urllib3 node
+# (elasticsearch) or connection (opensearch-py requires requests itself, so it stays). Those not
+# loaded yet are hidden while the client is imported: the client then counts them as not
+# installed, which is what the synchronous client does without them.
+UNDRIVEN_HTTP_LIBRARIES = {"elasticsearch": ("aiohttp", "httpx", "requests"), "opensearchpy": ("aiohttp",)}
+
+
+def import_client(package: str):
+    """The client package, imported without the HTTP libraries newswire does not send through."""
+    if package in sys.modules:
+        return sys.modules[package]
+    hidden = [name for name in UNDRIVEN_HTTP_LIBRARIES[package] if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # what the import system reads as "not installed"
+    try:
+        return importlib.import_module(package)
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
 
 
 class SearchEngineError(RuntimeError):
@@ -88,7 +114,7 @@ def _user_password(settings: Settings) -> tuple[str, str] | None:
 
 class OpenSearchTransport:
     def __init__(self, settings: Settings):
-        from opensearchpy import OpenSearch
+        OpenSearch = import_client("opensearchpy").OpenSearch
 
         headers = {}
         if settings.search_api_key:
@@ -136,7 +162,7 @@ class ElasticsearchTransport:
     """
 
     def __init__(self, settings: Settings, server_major: str):
-        from elasticsearch import Elasticsearch
+        Elasticsearch = import_client("elasticsearch").Elasticsearch
 
         auth: dict[str, Any] = {}
         if settings.search_api_key:
