@@ -409,8 +409,13 @@ def reconcile_run(settings: Settings, warc_files: list[str], summaries: Iterable
     processed = [f for f in warc_files if f in done]
     summary = combine_summaries(dict(s) for s in summaries if s)
     stories = reconcile_stories(settings, processed)
-    summary |= {name: stories[name] for name in ("story_clusters", "story_merges", "stories_renamed",
-                                                 "stories_reassigned", "superseded")}
+    # Each article once, as one batch over the files counts it: a copy that two files hold was
+    # processed and indexed by both tasks.
+    summary |= {name: stories[name] for name in ("records", "ok", "flagged", "languages", "attributed", "agencies",
+                                                 "story_clusters", "story_merges", "stories_renamed",
+                                                 "stories_reassigned")}
+    summary["indexed"] -= stories["superseded"]
+    summary["superseded"] += stories["superseded"]  # copies in two files, besides those within one
     log_counts("counts per stage", summary)
     if missing := sorted(set(warc_files) - done):
         raise FailedTasksAlreadyNotified(f"{len(missing)} of {len(warc_files)} WARC files were not processed "

@@ -546,7 +546,8 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     outputs: list[tuple[WarcFile, str]] = [(warc, processed_path(settings, warc)) for warc in warcs]
     outputs = [(warc, url) for warc, url in outputs if _exists(url)]
     if not outputs:
-        return {"warc_files": 0, "records": 0, "story_clusters": 0, "story_merges": 0, "stories_renamed": 0,
+        return {"warc_files": 0, "records": 0, "ok": 0, "flagged": 0, "languages": {}, "attributed": 0,
+                "agencies": {}, "story_clusters": 0, "story_merges": 0, "stories_renamed": 0,
                 "stories_reassigned": 0, "superseded": 0, "outputs_rewritten": 0}
     engine = SearchEngine.connect(settings)
     engine.check_health()
@@ -562,12 +563,14 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
     named: dict[str, dict] = {}
     changed_files: set[int] = set()
+    counts = BatchSummary()  # each article once
     for number, (_, url) in enumerate(outputs):
         for line, article in enumerate(_read_partial(url)):
             story = assignment.clusters[article.id]
             if winners[article.id] != (number, line):
                 changed_files.add(number)  # a superseded copy leaves this file
                 continue
+            _count(counts, article)
             if article.story_cluster != story:
                 changed_files.add(number)
             if copies[article.id] > 1:
@@ -589,7 +592,8 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     renamed = store.rename(assignment.renames) if assignment.renames else 0
     for index in targets:
         engine.refresh(index)
-    return {"warc_files": len(outputs), "records": len(winners),
+    return {"warc_files": len(outputs), "records": counts.records, "ok": counts.ok, "flagged": counts.flagged,
+            "languages": dict(counts.languages), "attributed": counts.attributed, "agencies": dict(counts.agencies),
             "story_clusters": len(set(assignment.clusters[article_id] for article_id in winners)),
             "story_merges": assignment.merges, "stories_renamed": renamed, "stories_reassigned": len(named),
             "superseded": sum(copies.values()) - len(winners),

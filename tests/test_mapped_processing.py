@@ -60,12 +60,12 @@ def one_batch_and_mapped(engine_settings, tmp_path):
     single, mapped = _settings(engine_settings, tmp_path, "single"), _settings(engine_settings, tmp_path, "mapped")
     for settings in (single, mapped):  # last night is stored already
         batch.process_archive(settings, warc_files=[str(f) for f in archive_nights(settings, {26: NIGHTS[26]})])
-    batch.process_archive(single, warc_files=[str(f) for f in _tonight(single)])
-    return single, mapped, _tonight(mapped)
+    one_batch = batch.process_archive(single, warc_files=[str(f) for f in _tonight(single)])
+    return single, mapped, _tonight(mapped), one_batch
 
 
 def test_files_processed_apart_then_reconciled_equal_one_batch(one_batch_and_mapped):
-    single, mapped, files = one_batch_and_mapped
+    single, mapped, files, _ = one_batch_and_mapped
     # The latest copy of page 4 first, the older one last: the index holds the older one until reconciled.
     for warc in reversed(files):
         summary = batch.process_archive(mapped, warc_files=[str(warc)], stories=False)
@@ -86,7 +86,7 @@ def test_files_processed_apart_then_reconciled_equal_one_batch(one_batch_and_map
 
 
 def test_reconciling_again_changes_nothing(one_batch_and_mapped):
-    _, mapped, files = one_batch_and_mapped
+    _, mapped, files, _ = one_batch_and_mapped
     for warc in files:
         batch.process_archive(mapped, warc_files=[str(warc)], stories=False)
     batch.reconcile_stories(mapped, [str(f) for f in files])
@@ -95,3 +95,15 @@ def test_reconciling_again_changes_nothing(one_batch_and_mapped):
     assert (again["stories_reassigned"], again["outputs_rewritten"], again["stories_renamed"]) == (0, 0, 0)
     assert _processed(mapped) == before
     assert stored_stories(mapped) == EXPECTED
+
+
+def test_the_runs_counts_are_those_of_one_batch(one_batch_and_mapped):
+    from newswire import airflow_support
+
+    _, mapped, files, expected = one_batch_and_mapped
+    summaries = [airflow_support.process_warc_file(mapped, str(warc)) for warc in files]
+    counts = airflow_support.reconcile_run(mapped, [str(f) for f in files], summaries)
+    names = ("warc_files", "records", "ok", "flagged", "languages", "attributed", "agencies", "superseded",
+             "indexed", "story_clusters", "dead_letter")
+    assert {name: counts[name] for name in names} == {name: expected[name] for name in names}
+    assert (counts["records"], counts["superseded"], counts["indexed"]) == (4, 1, 4)
