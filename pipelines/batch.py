@@ -545,10 +545,9 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     warcs = [warc for warc in map(parse_warc_path, warc_files) if warc is not None]
     outputs: list[tuple[WarcFile, str]] = [(warc, processed_path(settings, warc)) for warc in warcs]
     outputs = [(warc, url) for warc, url in outputs if _exists(url)]
+    summary = BatchSummary(warc_files=len(outputs))  # its record counts: each article once
     if not outputs:
-        return {"warc_files": 0, "records": 0, "ok": 0, "flagged": 0, "languages": {}, "attributed": 0,
-                "agencies": {}, "story_clusters": 0, "story_merges": 0, "stories_renamed": 0,
-                "stories_reassigned": 0, "superseded": 0, "outputs_rewritten": 0}
+        return summary.as_dict() | {"stories_reassigned": 0, "outputs_rewritten": 0}
     engine = SearchEngine.connect(settings)
     engine.check_health()
     winners = _latest_copies(outputs)
@@ -563,14 +562,13 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
     named: dict[str, dict] = {}
     changed_files: set[int] = set()
-    counts = BatchSummary()  # each article once
     for number, (_, url) in enumerate(outputs):
         for line, article in enumerate(_read_partial(url)):
             story = assignment.clusters[article.id]
             if winners[article.id] != (number, line):
                 changed_files.add(number)  # a superseded copy leaves this file
                 continue
-            _count(counts, article)
+            _count(summary, article)
             if article.story_cluster != story:
                 changed_files.add(number)
             if copies[article.id] > 1:
@@ -589,15 +587,13 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
                    for article in _kept(outputs, winners, number)]
         with _replaced(url) as out:
             out.writelines(article.model_dump_json() + "\n" for article in records)
-    renamed = store.rename(assignment.renames) if assignment.renames else 0
+    summary.stories_renamed = store.rename(assignment.renames) if assignment.renames else 0
     for index in targets:
         engine.refresh(index)
-    return {"warc_files": len(outputs), "records": counts.records, "ok": counts.ok, "flagged": counts.flagged,
-            "languages": dict(counts.languages), "attributed": counts.attributed, "agencies": dict(counts.agencies),
-            "story_clusters": len(set(assignment.clusters[article_id] for article_id in winners)),
-            "story_merges": assignment.merges, "stories_renamed": renamed, "stories_reassigned": len(named),
-            "superseded": sum(copies.values()) - len(winners),
-            "outputs_rewritten": len(changed_files)}
+    summary.story_clusters = len({assignment.clusters[article_id] for article_id in winners})
+    summary.story_merges = assignment.merges
+    summary.superseded = sum(copies.values()) - len(winners)
+    return summary.as_dict() | {"stories_reassigned": len(named), "outputs_rewritten": len(changed_files)}
 
 
 def _exists(url: str) -> bool:
