@@ -250,29 +250,31 @@ def detect_flavour(settings: Settings) -> tuple[str, str]:
     """
     import urllib3
 
+    if not settings.search_urls:
+        raise SearchEngineError("no search engine URL: set NEWSWIRE_SEARCH_URL")
+    headers = {"accept": "application/json"}
+    if settings.search_api_key:
+        headers["authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
     retries = urllib3.Retry(total=TRANSPORT_RETRIES["max_retries"], raise_on_status=False,
                             status_forcelist=TRANSPORT_RETRIES["retry_on_status"])
     pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=settings.search_ca_certs, retries=retries,
                                timeout=60.0)
-    if not settings.search_urls:
-        raise SearchEngineError("no search engine URL: set NEWSWIRE_SEARCH_URL")
     try:
-        for number, node in enumerate(settings.search_urls, start=1):
+        for node in settings.search_urls:  # the nodes of a cluster in turn, until one answers
             url = urllib3.util.parse_url(node)
-            headers = {"accept": "application/json"}
-            if settings.search_api_key:
-                headers["authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
-            elif (user_password := _user_password(settings)) is not None or url.auth:
-                headers |= urllib3.make_headers(basic_auth=":".join(user_password) if user_password else url.auth)
+            node_headers = dict(headers)
+            if not settings.search_api_key and ((user_password := _user_password(settings)) or url.auth):
+                node_headers |= urllib3.make_headers(basic_auth=":".join(user_password) if user_password else url.auth)
             where = f"GET / on {redact_url(node)}"
             started = time.monotonic()
             try:
-                answer = pool.request("GET", url._replace(auth=None).url.rstrip("/") + "/", headers=headers)
+                answer = pool.request("GET", url._replace(auth=None).url.rstrip("/") + "/", headers=node_headers)
                 break
             except urllib3.exceptions.HTTPError as error:
                 _log_request("GET", "/", started, "failed")
-                if number == len(settings.search_urls):  # the next node of the cluster may answer
-                    raise SearchEngineError(f"{where}: {getattr(error, 'reason', None) or error}") from None
+                failure = f"{where}: {getattr(error, 'reason', None) or error}"
+        else:
+            raise SearchEngineError(failure) from None
     finally:
         pool.clear()
     _log_request("GET", "/", started, answer.status)
