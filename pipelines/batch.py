@@ -114,7 +114,7 @@ def source_profiles(settings: Settings) -> dict[str, SourceProfile]:
 
 def _per_warc_path(root: str, warc: WarcFile) -> str:
     """``{root}/{source}/{YYYY}/{MM}/{DD}/{source}-{run}.jsonl``: the archive's layout, one file per WARC file."""
-    return f"{root.rstrip('/')}/{warc.source_id}/{warc.crawl_date:%Y/%m/%d}/{warc.stem}.jsonl"
+    return f"{root.rstrip('/')}/{warc.archive_path.removesuffix(WARC_SUFFIX)}.jsonl"
 
 
 def processed_path(settings: Settings, warc: WarcFile) -> str:
