@@ -31,7 +31,7 @@ so the ratios hold on a busy machine.
     .venv/bin/python benchmarks/bench_extraction.py [--dest var/extraction-pages] [--timing 1000]
 
 Needs the `bench` extra (readability-lxml, newspaper4k). Exits 2 with one line when no page is
-restored.
+restored or a page's gold selector does not fit its page.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+
+import lxml.html
+from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -183,6 +186,76 @@ def _comparison_entry(source: str, page_file: str) -> dict:
             "without": strings("Without")}
 
 
+class GoldError(ValueError):
+    """A gold selector of the manifest that does not fit its page (the message is one line)."""
+
+
+_UNSEEN = frozenset({"script", "style", "noscript", "template"})
+_BLOCKS = frozenset({"address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
+                     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+                     "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"})
+
+
+def rendered_text(node: lxml.html.HtmlElement, excluded: frozenset = frozenset()) -> str:
+    """The text a reader sees in ``node``: itertext without the ``excluded`` subtrees, scripts,
+    styles and comments, with a line break at <br> and around block elements (so words of two
+    paragraphs never run together); spaces collapsed, blank lines dropped."""
+    parts: list[str] = []
+
+    def walk(element) -> None:
+        if element in excluded or element.tag in _UNSEEN:
+            return
+        block = element.tag in _BLOCKS
+        parts.append("\n" if block or element.tag == "br" else "")
+        parts.append(element.text or "")
+        for child in element:
+            if isinstance(child.tag, str):  # comments and processing instructions are not text
+                walk(child)
+            parts.append(child.tail or "")
+        parts.append("\n" if block else "")
+
+    walk(node)
+    lines = (" ".join(line.split()) for line in "".join(parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _selected(root, page_id: str, xpath: str) -> list:
+    """The elements ``xpath`` selects; GoldError when it is invalid or selects no element."""
+    try:
+        found = root.xpath(xpath)
+    except etree.XPathError as exc:
+        raise GoldError(f"{page_id}: gold selector {xpath!r} is not a valid XPath ({exc})") from None
+    elements = [node for node in found if isinstance(node, lxml.html.HtmlElement)] if isinstance(found, list) else []
+    if not elements:
+        raise GoldError(f"{page_id}: gold selector {xpath!r} matches nothing in page.html")
+    return elements
+
+
+def selected_gold(raw_html: bytes, page_id: str, spec: dict) -> dict:
+    """Body and title gold given as XPath selectors into the page (hand-labelled pages):
+    ``body_xpaths`` (the article's body nodes), ``body_exclude_xpaths`` (chrome nested in them)
+    and ``title_xpath`` (the headline node, exactly one). The body is the selected nodes' text
+    in document order, one node a line, excluded subtrees removed."""
+    text = decode_html(raw_html)
+    root = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    gold: dict = {}
+    if spec.get("body_xpaths"):
+        position = {element: index for index, element in enumerate(root.iter())}
+        nodes = {node for xpath in spec["body_xpaths"] for node in _selected(root, page_id, xpath)}
+        if any(ancestor in nodes for node in nodes for ancestor in node.iterancestors()):
+            raise GoldError(f"{page_id}: gold body selectors select a node and one of its ancestors")
+        excluded = frozenset(node for xpath in spec.get("body_exclude_xpaths", [])
+                             for node in _selected(root, page_id, xpath))
+        gold["body"] = "\n".join(rendered_text(node, excluded) for node in sorted(nodes, key=position.get))
+    if spec.get("title_xpath"):
+        headline = _selected(root, page_id, spec["title_xpath"])
+        if len(headline) != 1:
+            raise GoldError(f"{page_id}: gold title selector {spec['title_xpath']!r} matches "
+                            f"{len(headline)} nodes, not one")
+        gold["title"] = " ".join(rendered_text(headline[0]).split())
+    return gold
+
+
 def gold_of(page: dict) -> dict:
     """The page's gold: body (text or None), title, day, with and without snippets."""
     folder: Path = page["folder"]
@@ -191,6 +264,8 @@ def gold_of(page: dict) -> dict:
             "with": [], "without": []}
     if spec.get("body_file"):
         gold["body"] = (folder / spec["body_file"]).read_text(encoding="utf-8")
+    if spec.get("body_xpaths") or spec.get("title_xpath"):
+        gold.update(selected_gold((folder / "page.html").read_bytes(), page["id"], spec))
     if spec.get("title"):
         gold["title"] = json.loads((folder / spec["title"]["file"]).read_text(encoding="utf-8"))[spec["title"]["key"]]
     if spec.get("comparison_entry"):
@@ -398,7 +473,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(pages)} of {len(manifest['pages'])} manifest pages restored; "
           f"split: {manifest['split_rule']}")
-    scores = evaluate(pages)
+    try:
+        scores = evaluate(pages)
+    except GoldError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     figures = report(scores)
     print_tables(figures, scores)
     print(json.dumps({"benchmark": "extraction", "figures": figures}, ensure_ascii=False))

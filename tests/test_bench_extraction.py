@@ -69,6 +69,46 @@ def test_benchmark_scores_the_production_function(monkeypatch):
     assert calls == ["https://example.org/a"]
 
 
+_LABELLED_PAGE = """<html><head><title>الخبر - الموقع</title><script>var x = "سكربت";</script></head><body>
+<div class="head"><h1>عنوان  الخبر</h1><span class="by">كتب فلان</span></div>
+<div class="lead">مقدمة الخبر</div>
+<div id="body"><p>الفقرة <b>الأولى</b></p><!-- تعليق مخفي -->
+<div class="also">اقرأ أيضا رابط</div><p>الفقرة الثانية<br>سطر ثالث</p><script>ad("إعلان")</script></div>
+<div class="share">شارك</div></body></html>"""
+
+
+def _labelled(tmp_path, **gold):
+    (tmp_path / "page.html").write_text(_LABELLED_PAGE, encoding="utf-8")
+    return {"id": "tiny-page", "folder": tmp_path, "gold": {"date": "2020-03-17", **gold}}
+
+
+def test_gold_selectors_give_the_body_nodes_text_without_the_excluded_chrome(tmp_path):
+    page = _labelled(tmp_path, body_xpaths=["//div[@id='body']", "//div[@class='lead']"],
+                     body_exclude_xpaths=["//div[@class='also']"], title_xpath="//div[@class='head']/h1")
+    gold = bench_extraction.gold_of(page)
+    # document order whatever the order of the selectors; scripts, comments and the box are gone;
+    # <br> and block ends are line breaks, inline markup joins words as a reader sees them
+    assert gold["body"] == "مقدمة الخبر\nالفقرة الأولى\nالفقرة الثانية\nسطر ثالث"
+    assert gold["title"] == "عنوان الخبر"
+    assert str(gold["day"]) == "2020-03-17"
+
+
+@pytest.mark.parametrize("gold, message", [
+    ({"body_xpaths": ["//div[@id='missing']"]}, "tiny-page: gold selector \"//div[@id='missing']\" matches nothing"),
+    ({"body_xpaths": ["//div[@id='body']"], "body_exclude_xpaths": ["//aside"]},
+     "tiny-page: gold selector '//aside' matches nothing"),
+    ({"title_xpath": "//p"}, "tiny-page: gold title selector '//p' matches 2 nodes, not one"),
+    ({"body_xpaths": ["//div[@id='body']", "//div[@id='body']/p"]},
+     "tiny-page: gold body selectors select a node and one of its ancestors"),
+    ({"body_xpaths": ["//div[@id="]}, "tiny-page: gold selector '//div[@id=' is not a valid XPath"),
+])
+def test_gold_selector_that_does_not_fit_the_page_is_a_one_line_error_naming_it(tmp_path, gold, message):
+    with pytest.raises(bench_extraction.GoldError) as raised:
+        bench_extraction.gold_of(_labelled(tmp_path, **gold))
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
 def test_token_counting():
     assert bench_extraction.tokens("قالَ الوزيرُ: ـ الوزير 2024") == {"قال": 1, "الوزير": 2, "2024": 1}
 
