@@ -41,6 +41,10 @@ def test_manifest_split_is_fixed_and_complete():
         assert p["package"]["registry"] in ("pypi", "go") and len(p["package"]["archive_sha256"]) == 64
         assert all(len(spec["sha256"]) == 64 for spec in p["files"].values())
         assert set(p["gold"]) & {"body_file", "comparison_entry", "date"}
+    # The MediaCloud pages carry hand-labelled body and title selectors besides their source's date.
+    mediacloud = [p for p in pages if p["id"].startswith("go-htmldate-mediacloud-")]
+    assert len(mediacloud) == 11 and {p["language"] for p in mediacloud} == {"ar", "fa"}
+    assert all(p["gold"]["body_xpaths"] and p["gold"]["title_xpath"] and p["gold"]["date"] for p in mediacloud)
 
 
 def test_comparison_entry_gives_title_and_snippets():
@@ -113,12 +117,21 @@ def test_token_counting():
     assert bench_extraction.tokens("قالَ الوزيرُ: ـ الوزير 2024") == {"قال": 1, "الوزير": 2, "2024": 1}
 
 
-def test_held_out_arabic_no_collapse_and_not_below_bare_trafilatura(figures):
+def test_held_out_arabic_bodies_reach_the_goal_f1_and_beat_bare_trafilatura(figures):
     held_out = figures["held_out"]["ar"]
     newswire, trafilatura = held_out["newswire"], held_out["trafilatura"]
-    assert newswire["pages"] == 9 and newswire["body_pages"] == 1
+    # newspaper4k's CNN page and the eight hand-labelled MediaCloud pages
+    assert newswire["pages"] == 9 and newswire["body_pages"] == 9
     assert newswire["recall"] >= 0.95
+    assert newswire["f1"] >= 0.97
     assert newswire["f1"] >= trafilatura["f1"]
+
+
+@pytest.mark.xfail(strict=True, reason="newswire gets fewer held-out Arabic titles right than newspaper4k, "
+                   "which gets all of them (see the bench output's per-page T marks)")
+def test_held_out_arabic_titles_are_right(figures):
+    newswire = figures["held_out"]["ar"]["newswire"]
+    assert newswire["title_pages"] == 9
     assert newswire["title_accuracy"] == 1.0
 
 
@@ -130,15 +143,20 @@ def test_held_out_dates_beat_every_peer(figures):
 
 
 def test_held_out_persian_bodies_do_not_collapse(figures):
-    persian = figures["held_out"]["fa"]["newswire"]
-    assert persian["pages"] == 3
-    assert persian["min_words_vs_peers"] >= 0.8
+    persian = figures["held_out"]["fa"]
+    newswire = persian["newswire"]
+    assert newswire["pages"] == 3 and newswire["body_pages"] == 3  # the hand-labelled MediaCloud pages
+    assert newswire["min_words_vs_peers"] >= 0.8
+    best_peer = max(s["f1"] for name, s in persian.items() if name != "newswire")
+    assert newswire["f1"] >= 0.9 * best_peer
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 goal not met: newswire's held-out body F1 trails newspaper4k "
-                   "on the one held-out page with a gold body (see the bench output)")
+@pytest.mark.xfail(strict=True, reason="issue 11 goal not met on the held-out Arabic gold bodies: newswire's F1 "
+                   "reaches 0.97 but trails newspaper4k's, and one page (go-htmldate-mediacloud-1588107198) "
+                   "is below 0.9 (see the bench output)")
 def test_held_out_arabic_goal(figures):
     held_out = figures["held_out"]["ar"]
+    assert held_out["newswire"]["body_pages"] == 9
     assert held_out["newswire"]["f1"] >= 0.97
     assert held_out["newswire"]["min_page_f1"] >= 0.9
     assert all(held_out["newswire"]["f1"] > s["f1"] for name, s in held_out.items() if name != "newswire")
