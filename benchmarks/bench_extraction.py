@@ -4,8 +4,9 @@ Scores four extractors on the pages restored by benchmarks/restore_extraction_pa
 newswire (``pipelines.extract.extract_page``, the function processing calls), bare
 ``trafilatura.extract()`` (title and date from ``trafilatura.extract_metadata``),
 readability-lxml and newspaper4k (told the page's language). Each page is scored on the gold
-its source labelled (benchmarks/extraction_pages.yaml). Prints, for the tuning part and the
-held-out part separately, overall and per language (ar, fa, ur):
+its source labelled or on hand-labelled XPath selectors into the page
+(benchmarks/extraction_pages.yaml, whose header holds the labelling convention). Prints, for
+the tuning part and the held-out part separately, overall and per language (ar, fa, ur):
 
 - body precision, recall and F1 on pages with a gold body, token-level: a token is a maximal
   run of Unicode word characters (``\\w+``) after NFKC normalisation with Arabic diacritics
