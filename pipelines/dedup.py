@@ -7,9 +7,11 @@ in two steps:
 
 1. MinHash signatures over the set of a text's words and LSH propose candidate pairs whose
    estimated word-set Jaccard similarity reaches ``CANDIDATE_THRESHOLD``. Words are lightly
-   stemmed first (a leading conjunction, preposition or article and one inflection suffix
-   dropped), so "وأعلن المسؤولون" and "أعلن المسؤولين" share words. Word sets rather than word
-   shingles, because a rewritten copy keeps the story's words but few of its word sequences.
+   stemmed first (a leading conjunction, then a preposition or article, and one inflection
+   suffix dropped), so "وأعلنت المسؤولة" and "أعلن المسؤولين" share words, and a figure keeps
+   only its digits, because papers write the same year or count as "1436هـ", "1436" or "و30".
+   Word sets rather than word shingles, because a rewritten copy keeps the story's words but
+   few of its word sequences.
 2. Each candidate pair is confirmed on the words only a few texts of the batch use (names,
    places, figures), each weighing 1 / the number of texts that use it. Wording shared by many
    texts (the template of a royal congratulation cable, of an execution statement, of a relief-
