@@ -85,7 +85,7 @@ def test_tuning_pairs_reach_the_goal(result):
 def test_heldout_pairs_hold_their_measured_level(result):
     heldout = result["splits"]["heldout"]
     assert heldout["same_story_pairs"] == 102
-    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.80
+    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.82
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out recall is below 0.85 (README, 2026-12-02)")
