@@ -7,9 +7,11 @@ in two steps:
 
 1. MinHash signatures over the set of a text's words and LSH propose candidate pairs whose
    estimated word-set Jaccard similarity reaches ``CANDIDATE_THRESHOLD``. Words are lightly
-   stemmed first (a leading conjunction, preposition or article and one inflection suffix
-   dropped), so "وأعلن المسؤولون" and "أعلن المسؤولين" share words. Word sets rather than word
-   shingles, because a rewritten copy keeps the story's words but few of its word sequences.
+   stemmed first (a leading conjunction, then a preposition or article, and one inflection
+   suffix dropped), so "وأعلنت المسؤولة" and "أعلن المسؤولين" share words, and a figure keeps
+   only its digits, because papers write the same year or count as "1436هـ", "1436" or "و30".
+   Word sets rather than word shingles, because a rewritten copy keeps the story's words but
+   few of its word sequences.
 2. Each candidate pair is confirmed on the words only a few texts of the batch use (names,
    places, figures), each weighing 1 / the number of texts that use it. Wording shared by many
    texts (the template of a royal congratulation cable, of an execution statement, of a relief-
@@ -119,21 +121,34 @@ def content_hash(text: str) -> str:
 
 
 # Longest first; after normalisation taa marbuta is ه and alef maqsura is ي.
-_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
-_SUFFIXES = ("ات", "ون", "ين", "ان", "ها", "هم", "يه", "ه", "ي")
+_CONJUNCTIONS = ("و", "ف")
+_PREFIXES = ("بال", "كال", "لل", "ال", "ب", "ل")
+_SUFFIXES = ("يتين", "يتان", "يات", "يين", "يون", "تين", "تان", "تها", "تهم", "ته",
+             "ات", "ون", "ين", "ان", "وا", "ها", "هم", "يه", "ه", "ي", "ت")
 _STEM_LETTERS = 3
+# A figure keeps its digits only: "و30", "ال12" and "1436ه" or "2015م" (a Hijri or Gregorian year)
+# are the figures "30", "12", "1436" and "2015".
+_NUMBER = re.compile(r"\D*(\d(?:.*\d)?)\D*")
+
+
+def _strip_prefix(word: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if word.startswith(prefix) and len(word) - len(prefix) >= _STEM_LETTERS:
+            return word[len(prefix):]
+    return word
 
 
 @lru_cache(maxsize=1 << 15)  # news repeats its words: a small cache spares most of the stemming
 def _stem(word: str) -> str:
-    """Drop one leading conjunction, preposition or article and one inflection suffix (plural,
-    dual, feminine, possessive), keeping at least three letters: a light stem, so that a copy
-    that says "بالمدينة" or "المسؤولين" where another says "المدينة" or "مسؤولون" shares those
-    words. Broken plurals and a word's own leading و (وزير) are beyond it."""
-    for prefix in _PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= _STEM_LETTERS:
-            word = word[len(prefix):]
-            break
+    """Drop a leading conjunction, then a preposition or article, and one inflection suffix
+    (plural, dual, feminine, possessive, a past verb's feminine or plural ending), keeping at
+    least three letters: a light stem, so that a copy that says "وبالمدينة", "المسؤولين" or
+    "أكدت" where another says "المدينة", "مسؤولون" or "أكد" shares those words. Broken plurals
+    and a word's own leading و (وزير) are beyond it."""
+    number = _NUMBER.fullmatch(word)
+    if number:
+        return number.group(1)
+    word = _strip_prefix(_strip_prefix(word, _CONJUNCTIONS), _PREFIXES)
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= _STEM_LETTERS:
             return word[:-len(suffix)]

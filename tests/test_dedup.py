@@ -101,6 +101,40 @@ def test_prefixed_and_inflected_forms_share_their_stem():
     assert plain.jaccard(inflected) == 1.0
 
 
+def test_a_conjunction_before_an_article_and_verb_endings_share_their_stem():
+    plain = minhash_signature("أكد الوزير بالمدينة أن المسعفين اليمنيين نقلوا الجرحى إلى مستشفاها")
+    inflected = minhash_signature("وأكدت الوزيرة وبالمدينة أن المسعفون اليمنيون نقل الجرحى الى مستشفاه")
+    assert plain.jaccard(inflected) == 1.0
+
+
+def test_a_figure_is_its_digits_whatever_letters_cling_to_it():
+    plain = minhash_signature("نقل 30 جريحا في 12 شوال عام 1436 وفي عام 2015 إلى المستشفى")
+    clinging = minhash_signature("نقل و30 جريحا في ال12 شوال عام 1436هـ وفي عام 2015م إلى المستشفى")
+    assert plain.jaccard(clinging) == 1.0
+    # Other figures stay other words.
+    assert minhash_signature("نقل 45 جريحا في 14 شوال عام 1437 وفي عام 2016 إلى المستشفى").jaccard(plain) < 0.7
+
+
+REPORT = ("قالت وزارة الصحة اليمنية إن فرقها وصلت صباح الأحد 12 شوال 1436ه وبالمدينة الساحلية عدن أقامت "
+          "مستشفى ميدانيا، وأكدت أن مسعفيها نقلوا 30 جريحا إلى مستشفى الجمهورية، وأوضحت أن العمل سيستمر حتى "
+          "نهاية الأسبوع.")
+"""Our own report; the copy below retells it with other clitics, verb endings and figure suffixes."""
+RETOLD = ("قال بيان لوزارة الصحة اليمنية إن الفرق وصلت صباح الأحد 12 شوال 1436 وفي المدينة الساحلية عدن أقام "
+          "الفريق مستشفى ميدانيا، وأكد البيان نقل و30 جريحا للمستشفى الجمهوري، وأوضح أن العمل مستمر حتى نهاية "
+          "الأسبوع.")
+
+
+def test_a_copy_inflected_otherwise_joins_its_story_and_templated_ones_stay_apart():
+    same_template = (REPORT.replace("عدن", "المكلا").replace("الجمهورية", "ابن سينا")
+                     .replace("30", "45").replace("12", "14"))
+    unrelated = [(doc_id, TEXTS[doc_id]) for doc_id in ("h2a", "h2c", "h3a", "h3c")]
+    clusters = assign_story_clusters([("report-b", RETOLD), ("report-a", REPORT), ("report-c", same_template),
+                                      *cables(), *unrelated])
+    assert {k: v for k, v in clusters.items() if k.startswith(("report", "cable"))} == {
+        "report-a": "report-a", "report-b": "report-a", "report-c": "report-c",
+        "cable-x1": "cable-x1", "cable-x2": "cable-x1", "cable-x3": "cable-x1", "cable-y": "cable-y"}
+
+
 def test_words_no_other_text_uses_weigh_nothing():
     a, b = word_profile(["وزير", "سفير", "تعاون", "ودي"]), word_profile(["وزير", "سفير", "تعاون", "حار"])
     frequency = Counter([*a.words, *b.words])

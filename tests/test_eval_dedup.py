@@ -39,6 +39,21 @@ def test_command_prints_each_split_and_skips_absent_corpus_texts(tmp_path: Path)
     assert as_json["splits"]["handwritten"]["true_positives"] == 5
 
 
+def test_command_prints_only_the_splits_asked_for(tmp_path: Path):
+    as_json = json.loads(CliRunner().invoke(app, ["eval-dedup", "--json", "--split", "handwritten", "--split", "tune",
+                                                  "--shared-data", str(tmp_path)]).output)
+    assert (as_json["pairs"], as_json["skipped_pairs"], list(as_json["splits"])) == (11, 163, ["handwritten"])
+    assert {error["split"] for error in as_json["errors"]} <= {"handwritten"}
+    refused = CliRunner().invoke(app, ["eval-dedup", "--split", "held-out", "--shared-data", str(tmp_path)])
+    assert refused.exit_code == 2 and "unknown split(s) ['held-out']" in refused.output
+
+
+def test_a_split_alone_scores_as_in_the_full_run(result, shared_data: Path):
+    alone = dedup_evaluation.run(shared_data, ["tune"])
+    assert list(alone["splits"]) == ["tune"] and alone["splits"]["tune"] == result["splits"]["tune"]
+    assert alone["nights"]["splits"]["tune"] == result["nights"]["splits"]["tune"]
+
+
 def test_every_labelled_pair_is_scored(result):
     assert result["skipped_pairs"] == 0 and result["pairs"] == 505
     assert {split: scores["pairs"] for split, scores in result["splits"].items()} == {
@@ -70,7 +85,7 @@ def test_tuning_pairs_reach_the_goal(result):
 def test_heldout_pairs_hold_their_measured_level(result):
     heldout = result["splits"]["heldout"]
     assert heldout["same_story_pairs"] == 102
-    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.80
+    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.82
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out recall is below 0.85 (README, 2026-12-02)")

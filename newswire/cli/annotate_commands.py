@@ -31,6 +31,9 @@ AS_JSON = typer.Option(False, "--json", help="Print the figures as JSON on stdou
 SHARED_DATA = typer.Option(DEFAULT_SHARED_DATA, "--shared-data",
                            help="Folder of the public datasets (corpus cases are skipped without it).")
 
+DEDUP_SPLITS = typer.Option(None, "--split", help="Only these splits' figures (repeatable), e.g. tune and "
+                            "handwritten while rules are worked on; every labelled article is clustered anyway.")
+
 
 class BadRecord(ValueError):
     """An input line that cannot be annotated; it is written back with the reason."""
@@ -179,11 +182,15 @@ def eval_language(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> N
 
 
 @app.command("eval-dedup")
-def eval_dedup(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA) -> None:
+def eval_dedup(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA,
+               split: list[str] | None = DEDUP_SPLITS) -> None:
     """Duplicate grouping on labelled pairs: precision, recall and F1."""
     from pipelines.evaluation import dedup as dedup_evaluation
 
-    result = dedup_evaluation.run(shared_data)
+    if unknown := sorted(set(split or ()) - set(dedup_evaluation.SPLITS)):
+        raise typer.BadParameter(f"unknown split(s) {unknown}; choose from {list(dedup_evaluation.SPLITS)}",
+                                 param_hint="--split")
+    result = dedup_evaluation.run(shared_data, split or dedup_evaluation.SPLITS)
     if as_json:
         print_json(result)
         return
