@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from pipelines.arabic import LETTER_VARIANTS, ZWNJ
+from pipelines.arabic import LETTER_VARIANTS, ZWNJ, replace_each
 
 EXPECTED_LANGUAGES = ("ar", "fa", "ur", "en", "fr")
 EXPECTED_PRIOR = 100.0
@@ -71,13 +71,13 @@ _URDU_WORDS = frozenset("ہے ہیں کے کا میں نے سے کو اور یہ
 _SORANI_WORDS = frozenset("لە بۆ کە ئەم ئەو لەگەڵ دەکات بوو یە دا".split())
 
 
-_UNIFY = str.maketrans({**{letter: LETTER_VARIANTS[letter] for letter in "\u06cc\u0649\u06a9"}, ZWNJ: None})
+_UNIFY = {**{letter: LETTER_VARIANTS[letter] for letter in "\u06cc\u0649\u06a9"}, ZWNJ: ""}
 
 
 def _unify(token: str) -> str:
     """Persian and Arabic forms of yeh/kaf mean the same word here (the variants of the one table
     that do not tell Persian from Arabic)."""
-    return token.translate(_UNIFY)
+    return replace_each(token, _UNIFY)
 
 
 _UNIFIED_ARABIC = frozenset(_unify(w) for w in _ARABIC_WORDS)
@@ -104,7 +104,7 @@ def _sample(title: str, body: str) -> str:
 
 
 def _letter_count(text: str) -> int:
-    return sum(1 for ch in text if ch.isalpha())
+    return sum(map(str.isalpha, text))
 
 
 @cache
