@@ -185,11 +185,15 @@ def _citation_patterns(agencies: list[Agency]) -> tuple[re.Pattern, ...]:
     forms count only after وكالة / قناة (وكالة أنباء ...) or alone in parentheses.
     """
     names = [fold(name) for agency in agencies for name in agency.names]
-    plain = [_term_pattern(name) for name in names if not name.startswith("ال")]
+    plain_names = [name for name in names if not name.startswith("ال")]
+    plain = [_term_pattern(name) for name in plain_names]
     definite = [_term_pattern(name[2:]) for name in names if name.startswith("ال")]
     short = _alternation([_term_pattern(term) for agency in agencies for term in agency.short])
+    # The letters a plain name's citation can open with, checked before the alternation is tried
+    # at a word start: many words open with none of them (the matches are the same).
+    openings = re.escape("".join(sorted(set("وفبلك") | {name.split()[0][0] for name in plain_names})))
     return (
-        re.compile(rf"(?<!\w)[وف]?[بلك]?(?P<term>{_alternation(plain)})(?!\w)"),
+        re.compile(rf"(?<!\w)(?=[{openings}])[وف]?[بلك]?(?P<term>{_alternation(plain)})(?!\w)"),
         re.compile(rf"(?<!\w)(?:[وف]?[بك]?ال|[وف]?لل)(?P<term>{_alternation(definite)})(?!\w)"),
         re.compile(rf"(?<!\w){_AGENCY_WORD}ل?(?P<term>{short})(?!\w)|\(\s*(?P<inner>{short})\s*\)"),
     )

@@ -153,7 +153,9 @@ class _ScriptEvidence:
 
 
 def _evidence(text: str) -> _ScriptEvidence:
-    tokens = [_unify(_VOWEL_MARKS.sub("", t)) for t in _TOKEN.findall(text)]
+    # Marks and the unified letters are token characters, so removing them before tokenising
+    # gives the same tokens (but empty ones, which count for nothing).
+    tokens = _TOKEN.findall(_unify(_VOWEL_MARKS.sub("", text)))
     words = [t[1:] if t.startswith("و") and len(t) > 3 else t for t in tokens]
     definite = sum(1 for t in tokens if t.startswith(("ال", "وال", "بال", "لل", "فال")) and len(t) > 3)
     sorani_letters = len(_SORANI_LETTERS.findall(text))
