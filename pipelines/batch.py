@@ -320,12 +320,12 @@ def _worker_count(settings: Settings, warcs: list[WarcFile], requested: int | No
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers forked from multiprocessing's fork server, which imports the processing stack once
-    (the first batch of this process starts it) instead of each spawned worker importing it:
-    the server is a fresh single-threaded process, so forking it is safe where forking this one
-    (threads, open connections) is not."""
+    """Workers forked from multiprocessing's fork server, which loads what they need once
+    (:mod:`pipelines.worker_preload`; the first batch of this process starts it) instead of each
+    spawned worker loading it again: the server is a fresh single-threaded process, so forking it
+    is safe where forking this one (threads, open connections) is not."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload(["pipelines.worker_preload"])
     return context
 
 

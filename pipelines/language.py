@@ -121,6 +121,12 @@ def _detector_factory():
     return factory, prior
 
 
+def load_profiles() -> None:
+    """Load langdetect's profiles now rather than on the first text that needs them: processes
+    forked afterwards (processing workers) share them instead of each loading its own."""
+    _detector_factory()
+
+
 def _langdetect(text: str) -> dict[str, float]:
     from langdetect.lang_detect_exception import LangDetectException
 
