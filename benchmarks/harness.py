@@ -94,6 +94,13 @@ from pathlib import Path
 def report():
     peak = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
     sys.stderr.write("PEAK_RSS_KB " + peak.split()[1] + "\\n")
+    # The workers are children of multiprocessing's fork server (pipelines.batch): once it is
+    # stopped and reaped, their peaks count among this process's children.
+    from multiprocessing import forkserver
+    try:
+        forkserver._forkserver._stop()
+    except FileNotFoundError:  # its socket, removed with multiprocessing's temporary directory
+        pass  # after the server was reaped
     sys.stderr.write("WORKER_PEAK_RSS_KB " + str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + "\\n")
 atexit.register(report)
 sys.argv = ["newswire", *sys.argv[1:]]
@@ -104,7 +111,7 @@ main()
 
 def peak_rss_mb(newswire_args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     """Run ``newswire ARGS``; its peak resident set (VmHWM of its own address space) in MB, the
-    largest peak of the worker processes it spawned (0 without) and its wall time."""
+    largest peak of its worker processes (0 without) and its wall time."""
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _REPORT_PEAK, *newswire_args], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)

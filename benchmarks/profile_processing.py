@@ -28,7 +28,7 @@ from pipelines.batch import process_archive
 
 STAGES = {  # module, function name, stage label
     (stages, "extract_page"): "extract (trafilatura + metadata)",
-    (stages, "clean_body"): "clean",
+    (stages, "cut_trailers"): "clean (trailers)",
     (stages, "normalize_text"): "normalize",
     (stages, "detect_language"): "language",
     (stages, "tag_attribution"): "attribution",

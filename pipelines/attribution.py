@@ -49,7 +49,7 @@ from pathlib import Path
 
 from kernel.agencies import BUNDLED_AGENCIES, Agency, load_agencies
 from kernel.records import Attribution
-from pipelines.arabic import fold_letters
+from pipelines.arabic import LETTER_VARIANTS, replace_each
 from pipelines.clean import normalize_text
 
 GENERIC_AGENCY = "agencies"
@@ -61,8 +61,8 @@ _RULE_RANK = {rule: rank for rank, rule in enumerate(RULE_CONFIDENCE)}
 
 # Folding used for matching only; every mapping is one character to one, so offsets in the
 # folded text are offsets in the original.
-_NO_QUOTES = str.maketrans(dict.fromkeys("«»\"“”'", " "))
-_LATIN_CASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_NO_QUOTES = dict.fromkeys("«»\"“”'", " ")
+_FOLDING = LETTER_VARIANTS | {letter: letter.lower() for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 _SEPARATORS = r"\-–—:/|،,()\[\]"
 _SEGMENTS = re.compile(rf"[^{_SEPARATORS}]+")
@@ -142,12 +142,17 @@ class AttributionResult:
 
 
 def fold(text: str) -> str:
-    return fold_letters(text).translate(_LATIN_CASE)
+    """Letter variants to one form and Latin capitals to small letters (folding twice changes nothing)."""
+    return replace_each(text, _FOLDING)
 
 
 def term_key(term: str) -> str:
     """Lookup key of a term: folded, dots and runs of spaces as one space."""
-    return " ".join(fold(term).replace(".", " ").translate(_NO_QUOTES).split())
+    return _folded_key(fold(term))
+
+
+def _folded_key(folded: str) -> str:
+    return " ".join(replace_each(folded.replace(".", " "), _NO_QUOTES).split())
 
 
 def _spelled_letters(key: str) -> str | None:
@@ -180,11 +185,15 @@ def _citation_patterns(agencies: list[Agency]) -> tuple[re.Pattern, ...]:
     forms count only after وكالة / قناة (وكالة أنباء ...) or alone in parentheses.
     """
     names = [fold(name) for agency in agencies for name in agency.names]
-    plain = [_term_pattern(name) for name in names if not name.startswith("ال")]
+    plain_names = [name for name in names if not name.startswith("ال")]
+    plain = [_term_pattern(name) for name in plain_names]
     definite = [_term_pattern(name[2:]) for name in names if name.startswith("ال")]
     short = _alternation([_term_pattern(term) for agency in agencies for term in agency.short])
+    # The letters a plain name's citation can open with, checked before the alternation is tried
+    # at a word start: many words open with none of them (the matches are the same).
+    openings = re.escape("".join(sorted(set("وفبلك") | {name.split()[0][0] for name in plain_names})))
     return (
-        re.compile(rf"(?<!\w)[وف]?[بلك]?(?P<term>{_alternation(plain)})(?!\w)"),
+        re.compile(rf"(?<!\w)(?=[{openings}])[وف]?[بلك]?(?P<term>{_alternation(plain)})(?!\w)"),
         re.compile(rf"(?<!\w)(?:[وف]?[بك]?ال|[وف]?لل)(?P<term>{_alternation(definite)})(?!\w)"),
         re.compile(rf"(?<!\w){_AGENCY_WORD}ل?(?P<term>{short})(?!\w)|\(\s*(?P<inner>{short})\s*\)"),
     )
@@ -220,7 +229,11 @@ class Gazetteer:
         return cls(agencies=agencies, terms=terms, citation_patterns=_citation_patterns(named), letters=letters)
 
     def lookup(self, segment: str) -> str | None:
-        key = term_key(segment)
+        return self.lookup_folded(fold(segment))
+
+    def lookup_folded(self, folded: str) -> str | None:
+        """:meth:`lookup` of a text already folded (the tagger's lines): it is not folded again."""
+        key = _folded_key(folded)
         if agency_id := self.terms.get(key):
             return agency_id
         return self.letters.get(_spelled_letters(key) or "")
@@ -231,7 +244,7 @@ class Gazetteer:
         for index, pattern in enumerate(self.citation_patterns):
             for m in pattern.finditer(folded):
                 term = m.group("term") or m.groupdict().get("inner") or ""
-                agency_id = self.lookup(("ال" if index == 1 else "") + term)
+                agency_id = self.lookup_folded(("ال" if index == 1 else "") + term)
                 if agency_id:
                     found.append((agency_id, m.start(), m.end()))
         return found
@@ -294,10 +307,10 @@ def _segment_agencies(segment: _Segment, gazetteer: Gazetteer) -> list[tuple[str
 def _named(text: str, gazetteer: Gazetteer) -> list[tuple[str, bool]]:
     if len(text) > MAX_NAMES_CHARS:
         return []
-    if agency_id := gazetteer.lookup(text):
+    if agency_id := gazetteer.lookup_folded(text):
         return [(agency_id, False)]
     pieces = re.split(r"\s+و(?=\S)", text)
-    found = [gazetteer.lookup(piece) or gazetteer.lookup("و" + piece) for piece in pieces]
+    found = [gazetteer.lookup_folded(piece) or gazetteer.lookup_folded("و" + piece) for piece in pieces]
     if len(pieces) > 1 and all(found):
         return [(agency_id, False) for agency_id in found]
     return []
@@ -377,7 +390,7 @@ def _drop_places(found: list[tuple[_Segment, str, bool]], gazetteer: Gazetteer) 
         return found
     first_segment, first_id, _ = found[0]
     places = {term_key(place) for place in gazetteer.agencies[first_id].places}
-    if term_key(first_segment.text) in places:
+    if _folded_key(first_segment.text) in places:
         return found[1:]
     return found
 
@@ -396,7 +409,7 @@ def _trailer(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credi
 
 def _closing_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) -> list[_Credit]:
     m = _CLOSING_PARENTHESIS.search(folded_line)
-    if not m or not (agency_id := gazetteer.lookup(m.group("term"))):
+    if not m or not (agency_id := gazetteer.lookup_folded(m.group("term"))):
         return []
     before = folded_line[:m.start()]
     if _AGENCY_WORD_AT_END.search(before) or _names_agency_at_end(before, agency_id, gazetteer):
@@ -411,7 +424,7 @@ def _lead_parenthesis(folded_line: str, offset: int, gazetteer: Gazetteer) -> li
     m = _LEAD_PARENTHESIS.search(sentence)
     if not m or m.start() > LEAD_CHARS or _LATIN.search(m.group("term")):
         return []  # "خبر صدر عن بلومبيرج (Bloomberg)": Latin in parentheses glosses the name before
-    if not (agency_id := gazetteer.lookup(m.group("term"))):
+    if not (agency_id := gazetteer.lookup_folded(m.group("term"))):
         return []
     subject = sentence[:m.start()]
     if (len(_WORD.findall(subject)) > MAX_SUBJECT_WORDS or _CITATION_MARKER.search(subject)

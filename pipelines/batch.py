@@ -319,15 +319,25 @@ def _worker_count(settings: Settings, warcs: list[WarcFile], requested: int | No
     return max(1, min(settings.process_workers, size // MIN_WARC_BYTES_PER_WORKER))
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from multiprocessing's fork server, which loads what they need once
+    (:mod:`pipelines.worker_preload`; the first batch of this process starts it) instead of each
+    spawned worker loading it again: the server is a fresh single-threaded process, so forking it
+    is safe where forking this one (threads, open connections) is not."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipelines.worker_preload"])
+    return context
+
+
 def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: Path, workers: int,
                 dead: dict[str, list[dict]], summary: BatchSummary,
                 progress: ProgressCallback) -> list[tuple[WarcFile, Path]]:
     """Every response of every WARC file into a local partial file of records per WARC file.
 
     With several workers, each file is split into one share per worker, run in worker processes
-    (spawned: nothing of this process is shared but the arguments), and the shares' partial
-    files are merged back in record order, so the partial files, and everything made of them,
-    are the same bytes as with one process.
+    (forked from a fresh server process: nothing of this process is shared but the arguments),
+    and the shares' partial files are merged back in record order, so the partial files, and
+    everything made of them, are the same bytes as with one process.
     """
     shares = [_Share(warc, stride, workers, tmp / f"{number}-{stride}-{warc.stem}.jsonl")
               for number, warc in enumerate(warcs) for stride in range(workers)]
@@ -335,8 +345,7 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
         results = [_process_share(share, profiles, progress) for share in shares]
     else:
         results = []
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
             for future in as_completed([pool.submit(_process_share, share, profiles) for share in shares]):
                 results.append(future.result())
                 progress("records", results[-1].summary.responses)

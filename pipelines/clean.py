@@ -94,8 +94,9 @@ def normalize_text(text: str) -> str:
     """
     text = _PRESENTATION_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _FORMAT_CHARACTERS.sub(lambda m: "" if m.group(1) else ZWNJ, _TATWEEL_DASH.sub("-", text))
-    text = _LINE_BREAKS.sub("\n", text.replace(TATWEEL, ""))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    # _SPACES never spans a line break, so one pass over the text does what one per line would.
+    text = _SPACES.sub(" ", _LINE_BREAKS.sub("\n", text.replace(TATWEEL, "")))
+    lines = (line.strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
@@ -111,9 +112,9 @@ def is_trailer_line(line: str) -> bool:
     return bool(_END_MARKER.fullmatch(line) or _SOURCE_TRAILER.fullmatch(line))
 
 
-def clean_body(text: str) -> CleanBody:
-    """normalize_text, then cut the end markers and source trailers that close the text."""
-    lines = normalize_text(text).split("\n")
+def cut_trailers(normalized: str) -> CleanBody:
+    """The end markers and source trailers that close a text (already through normalize_text), cut."""
+    lines = normalized.split("\n")
     cut = 0
     while cut < len(lines) - 1 and is_trailer_line(lines[len(lines) - 1 - cut]):
         cut += 1

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pipelines.arabic import LETTER_VARIANTS
+from pipelines.arabic import LETTER_VARIANTS, replace_each
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -93,26 +93,21 @@ GROUP_LINK_DENSITY = 0.5
 """Two groups are one story when at least this share of the pairs across them is confirmed."""
 
 # Hamza seats on yeh and waw vary between copies of one story too; digits of either script match.
-_FOLD = str.maketrans({
+_FOLD = {
     **LETTER_VARIANTS, "ئ": "ي", "ؤ": "و",
     **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
     **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
-})
+}
+# [^\W_] is exactly the characters of Unicode categories L* and N*, so one regex pass
+# replaces a per-character category lookup
+_NOT_LETTERS_OR_DIGITS = re.compile(r"[\W_]+")
 _MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def normalize_for_matching(text: str) -> str:
     """Letters folded to one form, diacritics/tatweel/controls and punctuation dropped, one space."""
-    folded = _MARKS.sub("", unicodedata.normalize("NFKC", text))
-    # One str.replace per folded character that occurs, not str.translate, which looks every
-    # character of a non-ASCII text up in the table; the same result, since no folded form is
-    # itself folded again.
-    for source, target in _FOLD.items():
-        if chr(source) in folded:
-            folded = folded.replace(chr(source), target)
-    # [^\W_] is exactly the characters of Unicode categories L* and N*, so one regex pass
-    # replaces a per-character category lookup
-    return re.sub(r"[\W_]+", " ", folded.lower()).strip()
+    folded = replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD)
+    return _NOT_LETTERS_OR_DIGITS.sub(" ", folded.lower()).strip()
 
 
 def content_hash(text: str) -> str:

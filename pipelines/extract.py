@@ -361,9 +361,13 @@ _WORD = re.compile(r"\w+")
 
 
 def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
-    shown = Counter(word for node in root.iter("p") for word in _WORD.findall(node.text_content()))
-    kept = shown & Counter(_WORD.findall(text))
-    return bool(text) and kept.total() >= _FAST_TEXT_MIN_SHARE * shown.total()
+    if not text:
+        return False
+    # one regex pass over the paragraphs joined by spaces: no word spans two of them
+    shown = Counter(_WORD.findall(" ".join(node.text_content() for node in root.iter("p"))))
+    words = Counter(_WORD.findall(text))
+    kept = sum(min(count, words[word]) for word, count in shown.items())
+    return kept >= _FAST_TEXT_MIN_SHARE * shown.total()
 
 
 def _trafilatura_text(source: str | etree._Element, url: str, fast: bool) -> str:

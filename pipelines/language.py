@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from pipelines.arabic import LETTER_VARIANTS, ZWNJ
+from pipelines.arabic import LETTER_VARIANTS, ZWNJ, replace_each
 
 EXPECTED_LANGUAGES = ("ar", "fa", "ur", "en", "fr")
 EXPECTED_PRIOR = 100.0
@@ -71,13 +71,13 @@ _URDU_WORDS = frozenset("ہے ہیں کے کا میں نے سے کو اور یہ
 _SORANI_WORDS = frozenset("لە بۆ کە ئەم ئەو لەگەڵ دەکات بوو یە دا".split())
 
 
-_UNIFY = str.maketrans({**{letter: LETTER_VARIANTS[letter] for letter in "\u06cc\u0649\u06a9"}, ZWNJ: None})
+_UNIFY = {**{letter: LETTER_VARIANTS[letter] for letter in "\u06cc\u0649\u06a9"}, ZWNJ: ""}
 
 
 def _unify(token: str) -> str:
     """Persian and Arabic forms of yeh/kaf mean the same word here (the variants of the one table
     that do not tell Persian from Arabic)."""
-    return token.translate(_UNIFY)
+    return replace_each(token, _UNIFY)
 
 
 _UNIFIED_ARABIC = frozenset(_unify(w) for w in _ARABIC_WORDS)
@@ -104,7 +104,7 @@ def _sample(title: str, body: str) -> str:
 
 
 def _letter_count(text: str) -> int:
-    return sum(1 for ch in text if ch.isalpha())
+    return sum(map(str.isalpha, text))
 
 
 @cache
@@ -119,6 +119,12 @@ def _detector_factory():
     factory.load_profile(PROFILES_DIRECTORY)
     prior = {lang: EXPECTED_PRIOR if lang in EXPECTED_LANGUAGES else 1.0 for lang in factory.get_lang_list()}
     return factory, prior
+
+
+def load_profiles() -> None:
+    """Load langdetect's profiles now rather than on the first text that needs them: processes
+    forked afterwards (processing workers) share them instead of each loading its own."""
+    _detector_factory()
 
 
 def _langdetect(text: str) -> dict[str, float]:
@@ -153,7 +159,9 @@ class _ScriptEvidence:
 
 
 def _evidence(text: str) -> _ScriptEvidence:
-    tokens = [_unify(_VOWEL_MARKS.sub("", t)) for t in _TOKEN.findall(text)]
+    # Marks and the unified letters are token characters, so removing them before tokenising
+    # gives the same tokens (but empty ones, which count for nothing).
+    tokens = _TOKEN.findall(_unify(_VOWEL_MARKS.sub("", text)))
     words = [t[1:] if t.startswith("و") and len(t) > 3 else t for t in tokens]
     definite = sum(1 for t in tokens if t.startswith(("ال", "وال", "بال", "لل", "فال")) and len(t) > 3)
     sorani_letters = len(_SORANI_LETTERS.findall(text))

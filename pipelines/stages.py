@@ -21,7 +21,7 @@ from kernel.records import Article, Provenance, RecordStatus, article_id
 from kernel.registry import Source, path_and_query
 from kernel.urls import canonicalize_url
 from pipelines.attribution import Gazetteer, tag_attribution
-from pipelines.clean import clean_body, normalize_text
+from pipelines.clean import cut_trailers, normalize_text
 from pipelines.dedup import content_hash
 from pipelines.extract import ExtractedPage, ExtractionError, extract_page
 from pipelines.language import detect_language
@@ -145,7 +145,7 @@ def analyse_page(page: ExtractedPage, base: dict[str, Any], profile: SourceProfi
         title = title[:MAX_TITLE_CHARS]
         warnings.append("title_truncated")
     full_text = normalize_text(page.body)
-    cleaned = clean_body(page.body)
+    cleaned = cut_trailers(full_text)
     if len(cleaned.body) > MAX_BODY_CHARS:
         cleaned = replace(cleaned, body=cleaned.body[:MAX_BODY_CHARS])
         warnings.append("body_truncated")

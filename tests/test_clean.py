@@ -6,8 +6,8 @@ import pytest
 
 from pipelines.clean import (
     CleanBody,
-    clean_body,
     cut_boilerplate_edges,
+    cut_trailers,
     is_boilerplate_line,
     is_trailer_line,
     normalize_text,
@@ -15,7 +15,7 @@ from pipelines.clean import (
 
 
 def test_seed_trailers_are_cut_and_recorded(seed_text):
-    cleaned = clean_body(seed_text)
+    cleaned = cut_trailers(normalize_text(seed_text))
 
     assert cleaned.removed == ["/ انتهى/", "المصدر : وكالة تسنيم للأنباء ."]
     assert cleaned.body.endswith("معربا عن امله بإزالة الخلافات الموجودة بسرعة من خلال المحادثات.")
@@ -58,7 +58,7 @@ def test_normalize_text(raw, expected):
     ],
 )
 def test_clean_body(text, body, removed):
-    assert clean_body(text) == CleanBody(body=body, removed=removed)
+    assert cut_trailers(normalize_text(text)) == CleanBody(body=body, removed=removed)
 
 
 def test_trailer_lines():

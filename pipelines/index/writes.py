@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from kernel.records import Article, RecordStatus
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 BULK_MAX_BYTES = 10 * 1024 * 1024  # per request: far below the engines' 100 MB http.max_content_length
 BULK_RETRIES = {"max_retries": 5, "initial_backoff": 2, "max_backoff": 60}  # 429: the engine asks to slow down
+BULK_IN_FLIGHT = 2
+"""Bulk requests sent at once: the engine indexes one chunk while the next is built and sent."""
 _RETRYABLE_TYPES = {"cluster_block_exception", "es_rejected_execution_exception",
                     "opensearch_rejected_execution_exception", "unavailable_shards_exception"}
 
@@ -70,6 +75,17 @@ def _reason(error: Any) -> str:
     return str(error)
 
 
+def _sort_outcomes(outcomes: list[tuple[bool, dict]], result: BulkResult) -> None:
+    for ok, item in outcomes:
+        outcome = next(iter(item.values()))
+        if ok:
+            result.indexed += 1
+            continue
+        error = outcome.get("error")
+        failures = result.retryable if is_retryable(outcome.get("status"), error) else result.rejected
+        failures[str(outcome.get("_id"))] = _reason(error)
+
+
 def _actions(articles: Iterable[Article], index: str) -> Iterator[dict]:
     for article in articles:
         if article.status != RecordStatus.ERROR:
@@ -87,19 +103,28 @@ class DocumentWrites:
         return self._write(_actions(articles, index or self.settings.write_alias))
 
     def _write(self, actions: Iterable[dict]) -> BulkResult:
-        """Send bulk actions with the client's helper and sort each outcome (see the module docstring)."""
+        """Send bulk actions with the client's helper and sort each outcome (see the module docstring).
+
+        Chunks are sent from BULK_IN_FLIGHT threads, each through the helper (its chunking by
+        bytes and 429 back-off), while this thread builds the next chunk; outcomes are sorted in
+        the order of the chunks, so the result is the same as one chunk after the other.
+        """
         result = BulkResult()
-        outcomes = self._transport.streaming_bulk(
-            actions, chunk_size=self.settings.bulk_chunk_size,
-            max_chunk_bytes=BULK_MAX_BYTES, raise_on_error=False, raise_on_exception=False, **BULK_RETRIES)
-        for ok, item in outcomes:
-            outcome = next(iter(item.values()))
-            if ok:
-                result.indexed += 1
-                continue
-            error = outcome.get("error")
-            failures = result.retryable if is_retryable(outcome.get("status"), error) else result.rejected
-            failures[str(outcome.get("_id"))] = _reason(error)
+
+        def send(chunk: list[dict]) -> list[tuple[bool, dict]]:
+            return list(self._transport.streaming_bulk(
+                chunk, chunk_size=self.settings.bulk_chunk_size, max_chunk_bytes=BULK_MAX_BYTES,
+                raise_on_error=False, raise_on_exception=False, **BULK_RETRIES))
+
+        with ThreadPoolExecutor(max_workers=BULK_IN_FLIGHT, thread_name_prefix="bulk") as senders:
+            in_flight: deque[Future] = deque()
+            remaining = iter(actions)
+            for chunk in iter(lambda: list(islice(remaining, self.settings.bulk_chunk_size)), []):
+                in_flight.append(senders.submit(send, chunk))
+                if len(in_flight) == BULK_IN_FLIGHT:
+                    _sort_outcomes(in_flight.popleft().result(), result)
+            while in_flight:
+                _sort_outcomes(in_flight.popleft().result(), result)
         return result
 
     def stored_documents(self, query: dict[str, Any], fields: list[str], index: str | None = None,
