@@ -11,7 +11,7 @@ from pipelines.dedup import _FOLD, _MARKS, content_hash, normalize_for_matching
 
 
 def by_definition(text: str) -> str:
-    folded = _MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(_FOLD).lower()
+    folded = _MARKS.sub("", unicodedata.normalize("NFKC", text)).translate(str.maketrans(_FOLD)).lower()
     kept = "".join(ch if unicodedata.category(ch)[0] in "LN" else " " for ch in folded)
     return " ".join(kept.split())
 
