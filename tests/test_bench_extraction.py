@@ -35,7 +35,7 @@ def test_manifest_split_is_fixed_and_complete():
         parts.setdefault(p["repository"], set()).add(p["split"])
     assert all(len(splits) == 1 for splits in parts.values())
     assert parts == {"AndyTheFactory/newspaper4k": {"held_out"}, "markusmobius/go-htmldate": {"held_out"},
-                     "markusmobius/go-trafilatura": {"tuning"}}
+                     "markusmobius/go-trafilatura": {"tuning"}, "mediacloud/meta-extractor": {"tuning"}}
     # Every page names its package, the archive's sha256 and each file's sha256, and has gold.
     for p in pages:
         assert p["package"]["registry"] in ("pypi", "go") and len(p["package"]["archive_sha256"]) == 64
@@ -45,6 +45,11 @@ def test_manifest_split_is_fixed_and_complete():
     mediacloud = [p for p in pages if p["id"].startswith("go-htmldate-mediacloud-")]
     assert len(mediacloud) == 11 and {p["language"] for p in mediacloud} == {"ar", "fa"}
     assert all(p["gold"]["body_xpaths"] and p["gold"]["title_xpath"] and p["gold"]["date"] for p in mediacloud)
+    # The tuning part: trafilatura's assabah.com.tn snippets and a hand-labelled Urdu page.
+    tuning = {p["id"]: p for p in pages if p["split"] == "tuning"}
+    assert set(tuning) == {"go-trafilatura-assabah-tn-sudan-interview", "mediacloud-metadata-naibaat-pk-murree-case"}
+    urdu = tuning["mediacloud-metadata-naibaat-pk-murree-case"]
+    assert urdu["language"] == "ur" and urdu["gold"]["body_xpaths"] and urdu["gold"]["title_xpath"]
 
 
 def test_comparison_entry_gives_title_and_snippets():
