@@ -154,6 +154,15 @@ def _words(text: str) -> list[str]:
     return [_stem(word) for word in normalize_for_matching(text).split()]
 
 
+@lru_cache(maxsize=1)
+def _permutations():
+    """MinHash's permutations for its default seed: drawn once, not for every signature."""
+    from datasketch import MinHash
+
+    minhash = MinHash(num_perm=NUM_PERM)
+    return minhash.permutations, minhash.scheme
+
+
 def _signature(words: list[str]) -> LeanMinHash | None:
     distinct = {word.encode("utf-8") for word in words}
     if len(distinct) < MIN_WORDS:
@@ -162,7 +171,8 @@ def _signature(words: list[str]) -> LeanMinHash | None:
     # only need content_hash (everything importing the stage sequence, ``newswire search``) skip.
     from datasketch import LeanMinHash, MinHash
 
-    minhash = MinHash(num_perm=NUM_PERM)
+    permutations, scheme = _permutations()
+    minhash = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme=scheme)
     minhash.update_batch(list(distinct))
     return LeanMinHash(minhash)
 
@@ -188,6 +198,26 @@ def _hashes(words: Iterable[str], limit: int) -> array:
 
 def word_profile(words: list[str]) -> WordProfile:
     return WordProfile(words=_hashes(words, PROFILE_WORDS), lead=_hashes(words[:LEAD_WORDS], LEAD_WORDS))
+
+
+@dataclass(frozen=True)
+class StoryFeatures:
+    """All the clusterer keeps of one text, computed from the text alone (so worker processes
+    compute it beside the record, and the batch's one clusterer only compares): its exact-copy
+    key, MinHash signature and word profile; signature and profile are None for a text too short
+    to compare."""
+
+    exact_key: str | None
+    signature: LeanMinHash | None
+    profile: WordProfile | None
+
+
+def story_features(text: str) -> StoryFeatures:
+    words = _words(text)
+    signature = _signature(words)
+    if signature is None:
+        return StoryFeatures(None, None, None)
+    return StoryFeatures(content_hash(text), signature, word_profile(words))
 
 
 @dataclass(frozen=True)
@@ -319,15 +349,17 @@ class StoryClusterer:
         self._exact_pairs: list[tuple[str, str]] = []
         self._candidates: list[tuple[str, str]] = []
 
-    def add(self, record_id: str, text: str) -> None:
+    def add(self, record_id: str, text: str | StoryFeatures) -> None:
+        """Add a text, or the features :func:`story_features` computed of it (elsewhere: in a
+        worker process)."""
         if record_id in self._ids:
             raise ValueError(f"duplicate record id {record_id!r} in one batch")
         self._ids.add(record_id)
-        words = _words(text)
-        signature = _signature(words)
+        features = text if isinstance(text, StoryFeatures) else story_features(text)
+        signature = features.signature
         if signature is None:
             return
-        exact = self._first_with_hash.setdefault(content_hash(text), record_id)
+        exact = self._first_with_hash.setdefault(features.exact_key, record_id)
         if exact != record_id:
             self._exact_pairs.append((exact, record_id))
         for candidate in self._lsh.query(signature):
@@ -335,9 +367,8 @@ class StoryClusterer:
                 self._candidates.append((candidate, record_id))
         self._lsh.insert(record_id, signature)
         self._signatures[record_id] = signature
-        profile = word_profile(words)
-        self._profiles[record_id] = profile
-        self._document_frequency.update(profile.words)
+        self._profiles[record_id] = features.profile
+        self._document_frequency.update(features.profile.words)
 
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
@@ -351,8 +382,8 @@ class StoryClusterer:
         return story_groups(self._ids, self.confirmed_pairs())
 
 
-def assign_story_clusters(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """(record id, text) -> story_cluster id; deterministic for the same batch."""
+def assign_story_clusters(items: Iterable[tuple[str, str | StoryFeatures]]) -> dict[str, str]:
+    """(record id, text or its StoryFeatures) -> story_cluster id; deterministic for the same batch."""
     clusterer = StoryClusterer()
     for record_id, text in items:
         clusterer.add(record_id, text)
