@@ -112,7 +112,11 @@ def normalize_for_matching(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Exact-duplicate key: SHA-256 (hex) of the matching-normalised text."""
-    return hashlib.sha256(normalize_for_matching(text).encode("utf-8")).hexdigest()
+    return _digest(normalize_for_matching(text))
+
+
+def _digest(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 # Longest first; after normalisation taa marbuta is ه and alef maqsura is ي.
@@ -133,7 +137,6 @@ def _strip_prefix(word: str, prefixes: tuple[str, ...]) -> str:
     return word
 
 
-@lru_cache(maxsize=1 << 15)  # news repeats its words: a small cache spares most of the stemming
 def _stem(word: str) -> str:
     """Drop a leading conjunction, then a preposition or article, and one inflection suffix
     (plural, dual, feminine, possessive, a past verb's feminine or plural ending), keeping at
@@ -150,8 +153,17 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
-    return [_stem(word) for word in normalize_for_matching(text).split()]
+# News repeats its words: most words of a text were stemmed and hashed for an earlier text. The
+# cache holds the distinct words of about a thousand articles (a few MB).
+@lru_cache(maxsize=1 << 16)
+def _stemmed(word: str) -> tuple[bytes, int]:
+    """A matching-normalised word's stem (UTF-8) and the stem's CRC-32 (its word-profile hash)."""
+    stem = _stem(word).encode("utf-8")
+    return stem, zlib.crc32(stem)
+
+
+def _stems(normalized: str) -> list[tuple[bytes, int]]:
+    return [_stemmed(word) for word in normalized.split()]
 
 
 @lru_cache(maxsize=1)
@@ -163,8 +175,16 @@ def _permutations():
     return minhash.permutations, minhash.scheme
 
 
-def _signature(words: list[str]) -> LeanMinHash | None:
-    distinct = {word.encode("utf-8") for word in words}
+@lru_cache(maxsize=1)
+def _minhash_hash():
+    """datasketch's default word hash (SHA-1, 32 bits), memoised like the stems."""
+    from datasketch.hashfunc import sha1_hash32
+
+    return lru_cache(maxsize=1 << 16)(sha1_hash32)
+
+
+def _signature(stems: list[tuple[bytes, int]]) -> LeanMinHash | None:
+    distinct = {stem for stem, _ in stems}
     if len(distinct) < MIN_WORDS:
         return None
     # datasketch is imported where it is used: it pulls in numpy and scipy, which commands that
@@ -172,14 +192,14 @@ def _signature(words: list[str]) -> LeanMinHash | None:
     from datasketch import LeanMinHash, MinHash
 
     permutations, scheme = _permutations()
-    minhash = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme=scheme)
+    minhash = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme=scheme, hashfunc=_minhash_hash())
     minhash.update_batch(list(distinct))
     return LeanMinHash(minhash)
 
 
 def minhash_signature(text: str) -> LeanMinHash | None:
     """Compact MinHash of the text's (stemmed) word set; None when the text is too short to compare."""
-    return _signature(_words(text))
+    return _signature(_stems(normalize_for_matching(text)))
 
 
 @dataclass(frozen=True)
@@ -191,13 +211,18 @@ class WordProfile:
     lead: array
 
 
-def _hashes(words: Iterable[str], limit: int) -> array:
-    distinct = dict.fromkeys(zlib.crc32(word.encode("utf-8")) for word in words)
-    return array("I", sorted(list(distinct)[:limit]))
+def _first_distinct_sorted(hashes: list[int], limit: int) -> array:
+    return array("I", sorted(list(dict.fromkeys(hashes))[:limit]))
+
+
+def _profile(hashes: list[int]) -> WordProfile:
+    """The profile of a text's word hashes, in text order."""
+    return WordProfile(words=_first_distinct_sorted(hashes, PROFILE_WORDS),
+                       lead=_first_distinct_sorted(hashes[:LEAD_WORDS], LEAD_WORDS))
 
 
 def word_profile(words: list[str]) -> WordProfile:
-    return WordProfile(words=_hashes(words, PROFILE_WORDS), lead=_hashes(words[:LEAD_WORDS], LEAD_WORDS))
+    return _profile([zlib.crc32(word.encode("utf-8")) for word in words])
 
 
 @dataclass(frozen=True)
@@ -213,11 +238,12 @@ class StoryFeatures:
 
 
 def story_features(text: str) -> StoryFeatures:
-    words = _words(text)
-    signature = _signature(words)
+    normalized = normalize_for_matching(text)  # once, for the words and the exact key
+    stems = _stems(normalized)
+    signature = _signature(stems)
     if signature is None:
         return StoryFeatures(None, None, None)
-    return StoryFeatures(content_hash(text), signature, word_profile(words))
+    return StoryFeatures(_digest(normalized), signature, _profile([crc for _, crc in stems]))
 
 
 @dataclass(frozen=True)
