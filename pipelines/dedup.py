@@ -388,9 +388,17 @@ class StoryClusterer:
         exact = self._first_with_hash.setdefault(features.exact_key, record_id)
         if exact != record_id:
             self._exact_pairs.append((exact, record_id))
-        for candidate in self._lsh.query(signature):
-            if signature.jaccard(self._signatures[candidate]) >= CANDIDATE_THRESHOLD:
-                self._candidates.append((candidate, record_id))
+        candidates = self._lsh.query(signature)
+        if candidates:
+            import numpy
+
+            # LeanMinHash.jaccard of the signature with each candidate, in one comparison: LSH
+            # proposes dozens of candidates per text, and each jaccard call costs more in numpy's
+            # call overhead than in comparing
+            others = numpy.stack([self._signatures[candidate].hashvalues for candidate in candidates])
+            similarity = numpy.count_nonzero(others == signature.hashvalues, axis=1) / len(signature)
+            self._candidates += [(candidate, record_id) for candidate, estimate in zip(candidates, similarity)
+                                 if estimate >= CANDIDATE_THRESHOLD]
         self._lsh.insert(record_id, signature)
         self._signatures[record_id] = signature
         self._profiles[record_id] = features.profile
