@@ -433,23 +433,26 @@ def _read_partial(path: Path | str) -> Iterator[Article]:
             yield Article.model_validate_json(line)
 
 
-def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> dict[str, tuple[int, int]]:
-    """Record id -> (file number, line number) of the copy that is indexed.
+def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> tuple[dict[str, tuple[int, int]], int]:
+    """Record id -> (file number, line number) of the copy that is indexed, and how many
+    records (copies, errors not counted) the files hold.
 
     One article can be archived twice in a batch (a killed crawl crawled again, two URLs with one
     canonical); the latest crawl wins, ties broken by crawl run and position, so every run over
     the same files picks the same copy.
     """
     best: dict[str, tuple[tuple, tuple[int, int]]] = {}
+    records = 0
     for number, (warc, partial) in enumerate(partials):
         for line, article in enumerate(_read_partial(partial)):
             if article.status == RecordStatus.ERROR:
                 continue
+            records += 1
             crawled = article.crawled_at.astimezone(UTC).isoformat() if article.crawled_at else ""
             key = (crawled, warc.run_id, warc.url, line)
             if article.id not in best or key > best[article.id][0]:
                 best[article.id] = (key, (number, line))
-    return {record_id: place for record_id, (_, place) in best.items()}
+    return {record_id: place for record_id, (_, place) in best.items()}, records
 
 
 def _kept(partials: list[tuple[WarcFile, Path | str]], winners: dict[str, tuple[int, int]],
@@ -512,7 +515,7 @@ def process_archive(
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
         partials = _first_pass(warcs, profiles, Path(tmp), _worker_count(settings, warcs, workers),
                                dead, summary, progress, story_features=stories)
-        winners = _latest_copies(partials)
+        winners, records = _latest_copies(partials)
 
         def batch_features() -> Iterator[tuple[StoryMember, StoryFeatures]]:
             """What the workers computed for clustering, of the records that are indexed (as _kept)."""
@@ -560,7 +563,7 @@ def process_archive(
                 # Only once tonight's articles are in: a story may now be named after one of them.
                 # With some pending, the retry's window finds these articles again and renames them.
                 summary.stories_renamed = stored_stories.rename(assignment.renames)
-        summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
+        summary.superseded = records - len(winners)
 
     for warc in warcs:
         _write_dead_letters(settings, warc, dead[warc.url])
@@ -604,7 +607,7 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
         return summary.as_dict() | {"stories_reassigned": 0, "outputs_rewritten": 0}
     engine = SearchEngine.connect(settings)
     engine.check_health()
-    winners = _latest_copies(outputs)
+    winners, _ = _latest_copies(outputs)
 
     def batch_articles() -> Iterator[Article]:
         for number in range(len(outputs)):
@@ -697,11 +700,6 @@ class IndexedStories:
             log.warning("%d stored articles keep an outdated story name for now: %s", result.failed,
                         "; ".join(result.errors[:5]))
         return result.indexed
-
-
-def _all_records(partials: list[tuple[WarcFile, Path]]) -> Iterator[Article]:
-    for _, partial in partials:
-        yield from (article for article in _read_partial(partial) if article.status != RecordStatus.ERROR)
 
 
 def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile], dead: dict[str, list[dict]],
