@@ -154,8 +154,8 @@ def _stem(word: str) -> str:
 
 
 # News repeats its words: most words of a text were stemmed and hashed for an earlier text. The
-# cache holds the distinct words of about a thousand articles (a few MB).
-@lru_cache(maxsize=1 << 16)
+# cache is bounded: it holds the words of a few hundred articles.
+@lru_cache(maxsize=1 << 15)
 def _stemmed(word: str) -> tuple[bytes, int]:
     """A matching-normalised word's stem (UTF-8) and the stem's CRC-32 (its word-profile hash)."""
     stem = _stem(word).encode("utf-8")
@@ -180,7 +180,7 @@ def _minhash_hash():
     """datasketch's default word hash (SHA-1, 32 bits), memoised like the stems."""
     from datasketch.hashfunc import sha1_hash32
 
-    return lru_cache(maxsize=1 << 16)(sha1_hash32)
+    return lru_cache(maxsize=1 << 15)(sha1_hash32)
 
 
 def _signature(stems: list[tuple[bytes, int]]) -> LeanMinHash | None:
