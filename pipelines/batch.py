@@ -3,7 +3,8 @@
 Reads archived WARC files, runs :func:`pipelines.stages.process_page` on every response, writes
 processed records (JSON Lines, one file per source, crawl day and run) and dead-letter records,
 clusters the batch into stories and bulk-indexes. It streams: a batch is written to temporary
-files first and only ids and texts are read back for story clustering.
+files first, with what story clustering needs of each record (:class:`pipelines.dedup.StoryFeatures`,
+computed by the workers beside the record), and only that is read back for clustering.
 """
 
 from __future__ import annotations
