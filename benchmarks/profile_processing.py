@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks import corpus_site
 from benchmarks.bench_suite import Bench, batch_settings, crawl_archive, warc_files
-from pipelines import stages, stories
+from pipelines import batch, stages, stories
 from pipelines.batch import process_archive
 
 STAGES = {  # module, function name, stage label
@@ -33,7 +33,8 @@ STAGES = {  # module, function name, stage label
     (stages, "detect_language"): "language",
     (stages, "tag_attribution"): "attribution",
     (stages, "content_hash"): "content hash",
-    (stories, "assign_story_clusters"): "story clustering",
+    (batch, "story_features"): "story features (words, MinHash, profile)",
+    (stories, "assign_story_clusters"): "story clustering (LSH, grouping)",
 }
 
 

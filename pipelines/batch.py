@@ -3,7 +3,8 @@
 Reads archived WARC files, runs :func:`pipelines.stages.process_page` on every response, writes
 processed records (JSON Lines, one file per source, crawl day and run) and dead-letter records,
 clusters the batch into stories and bulk-indexes. It streams: a batch is written to temporary
-files first and only ids and texts are read back for story clustering.
+files first, with what story clustering needs of each record (:class:`pipelines.dedup.StoryFeatures`,
+computed by the workers beside the record), and only that is read back for clustering.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import heapq
 import json
 import logging
 import multiprocessing
+import pickle
 import tempfile
 import uuid
 from collections import Counter
@@ -38,6 +40,7 @@ from kernel.settings import Settings
 from kernel.storage import open_url, reaching, url_to_fs
 from pipelines.archive import ArchivedResponse, UnreadableRecord, iter_responses
 from pipelines.attribution import load_gazetteer
+from pipelines.dedup import StoryFeatures, story_features
 from pipelines.index.writes import BulkResult
 from pipelines.stages import DEFAULT_PROFILE, SourceProfile, process_page, story_text
 from pipelines.stories import (
@@ -258,6 +261,9 @@ class _Share:
     stride: int
     strides: int
     partial: Path
+    story_features: bool
+    """Also compute each record's StoryFeatures into the partial's features file (see
+    :func:`_features_path`): the per-article part of story clustering, done in the workers."""
 
 
 @dataclass
@@ -274,7 +280,9 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
     warc = share.warc
     profile = profiles.get(warc.source_id, DEFAULT_PROFILE)
     summary, dead = BatchSummary(), []
-    with share.partial.open("w", encoding="utf-8") as out:
+    with ExitStack() as files:
+        out = files.enter_context(share.partial.open("w", encoding="utf-8"))
+        features = files.enter_context(_features_path(share.partial).open("wb")) if share.story_features else None
         for position, item in enumerate(iter_responses(warc.url)):
             if position % share.strides != share.stride:
                 continue
@@ -303,7 +311,31 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
                 summary.errors += 1
                 summary.error_reasons[(article.error or "error").split(":")[0]] += 1
             out.write(f"{position}\t{line}")
+            if features is not None:
+                entry = (None if article.status == RecordStatus.ERROR
+                         else (_story_member(article), story_features(story_text(article))))
+                pickle.dump((position, entry), features, protocol=pickle.HIGHEST_PROTOCOL)
     return _ShareResult(share, summary, dead)
+
+
+def _story_member(article: Article) -> StoryMember:
+    return StoryMember(article.id, first_seen(article.published_at, article.crawled_at))
+
+
+def _features_path(partial: Path) -> Path:
+    """Beside a partial file of records: one pickled (StoryMember, StoryFeatures) per line of it,
+    None for an error record."""
+    return partial.with_name(f"{partial.name}.features")
+
+
+def _pickled(path: Path) -> Iterator:
+    """The objects pickled one after another into a file."""
+    with path.open("rb") as stream:
+        while True:
+            try:
+                yield pickle.load(stream)
+            except EOFError:
+                return
 
 
 def _worker_count(settings: Settings, warcs: list[WarcFile], requested: int | None) -> int:
@@ -331,7 +363,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: Path, workers: int,
                 dead: dict[str, list[dict]], summary: BatchSummary,
-                progress: ProgressCallback) -> list[tuple[WarcFile, Path]]:
+                progress: ProgressCallback, story_features: bool) -> list[tuple[WarcFile, Path]]:
     """Every response of every WARC file into a local partial file of records per WARC file.
 
     With several workers, each file is split into one share per worker, run in worker processes
@@ -339,7 +371,7 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
     and the shares' partial files are merged back in record order, so the partial files, and
     everything made of them, are the same bytes as with one process.
     """
-    shares = [_Share(warc, stride, workers, tmp / f"{number}-{stride}-{warc.stem}.jsonl")
+    shares = [_Share(warc, stride, workers, tmp / f"{number}-{stride}-{warc.stem}.jsonl", story_features)
               for number, warc in enumerate(warcs) for stride in range(workers)]
     if workers == 1:
         results = [_process_share(share, profiles, progress) for share in shares]
@@ -362,6 +394,8 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
             (entry for part in parts for entry in part.dead), key=lambda entry: entry[0]))
         partial = tmp / f"{number}-{warc.stem}.jsonl"
         _merge_shares([part.share.partial for part in parts], partial)
+        if story_features:
+            _merge_features([_features_path(part.share.partial) for part in parts], _features_path(partial))
         partials.append((warc, partial))
     return partials
 
@@ -373,6 +407,15 @@ def _merge_shares(paths: list[Path], merged: Path) -> None:
         numbered = [((int(line.split("\t", 1)[0]), line) for line in stream) for stream in streams]
         for _, line in heapq.merge(*numbered, key=lambda entry: entry[0]):
             out.write(line.split("\t", 1)[1])
+    for path in paths:
+        path.unlink()
+
+
+def _merge_features(paths: list[Path], merged: Path) -> None:
+    """The shares' (position, entry) pickles, in position order and without the position, into one file."""
+    with merged.open("wb") as out:
+        for _, entry in heapq.merge(*map(_pickled, paths), key=lambda entry: entry[0]):
+            pickle.dump(entry, out, protocol=pickle.HIGHEST_PROTOCOL)
     for path in paths:
         path.unlink()
 
@@ -391,23 +434,26 @@ def _read_partial(path: Path | str) -> Iterator[Article]:
             yield Article.model_validate_json(line)
 
 
-def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> dict[str, tuple[int, int]]:
-    """Record id -> (file number, line number) of the copy that is indexed.
+def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> tuple[dict[str, tuple[int, int]], int]:
+    """Record id -> (file number, line number) of the copy that is indexed, and how many
+    records (copies, errors not counted) the files hold.
 
     One article can be archived twice in a batch (a killed crawl crawled again, two URLs with one
     canonical); the latest crawl wins, ties broken by crawl run and position, so every run over
     the same files picks the same copy.
     """
     best: dict[str, tuple[tuple, tuple[int, int]]] = {}
+    records = 0
     for number, (warc, partial) in enumerate(partials):
         for line, article in enumerate(_read_partial(partial)):
             if article.status == RecordStatus.ERROR:
                 continue
+            records += 1
             crawled = article.crawled_at.astimezone(UTC).isoformat() if article.crawled_at else ""
             key = (crawled, warc.run_id, warc.url, line)
             if article.id not in best or key > best[article.id][0]:
                 best[article.id] = (key, (number, line))
-    return {record_id: place for record_id, (_, place) in best.items()}
+    return {record_id: place for record_id, (_, place) in best.items()}, records
 
 
 def _kept(partials: list[tuple[WarcFile, Path | str]], winners: dict[str, tuple[int, int]],
@@ -469,15 +515,18 @@ def process_archive(
 
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
         partials = _first_pass(warcs, profiles, Path(tmp), _worker_count(settings, warcs, workers),
-                               dead, summary, progress)
-        winners = _latest_copies(partials)
+                               dead, summary, progress, story_features=stories)
+        winners, records = _latest_copies(partials)
 
-        def batch_articles() -> Iterator[Article]:
-            for number in range(len(partials)):
-                yield from _kept(partials, winners, number)
+        def batch_features() -> Iterator[tuple[StoryMember, StoryFeatures]]:
+            """What the workers computed for clustering, of the records that are indexed (as _kept)."""
+            for number, (_, partial) in enumerate(partials):
+                for line, entry in enumerate(_pickled(_features_path(partial))):
+                    if entry is not None and winners.get(entry[0].id) == (number, line):
+                        yield entry
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
-        assignment = (_stories_of(batch_articles, stored_stories, settings.story_window_days) if stories
+        assignment = (_stories_of(batch_features, stored_stories, settings.story_window_days) if stories
                       else StoryAssignment(clusters={article_id: article_id for article_id in winners}))
         clusters = assignment.clusters
         summary.story_merges = assignment.merges
@@ -515,7 +564,7 @@ def process_archive(
                 # Only once tonight's articles are in: a story may now be named after one of them.
                 # With some pending, the retry's window finds these articles again and renames them.
                 summary.stories_renamed = stored_stories.rename(assignment.renames)
-        summary.superseded = sum(1 for _ in _all_records(partials)) - len(winners)
+        summary.superseded = records - len(winners)
 
     for warc in warcs:
         _write_dead_letters(settings, warc, dead[warc.url])
@@ -529,12 +578,12 @@ def process_archive(
     return summary.as_dict()
 
 
-def _stories_of(articles: Callable[[], Iterator[Article]], store: StoryStore | None,
+def _stories_of(batch: Callable[[], Iterator[tuple[StoryMember, str | StoryFeatures]]], store: StoryStore | None,
                 window_days: int) -> StoryAssignment:
-    """The stories of a batch (the articles, read twice) with those of the store around it."""
-    return cluster_batch(
-        {a.id: StoryMember(a.id, first_seen(a.published_at, a.crawled_at)) for a in articles()},
-        lambda: ((article.id, story_text(article)) for article in articles()), store, window_days)
+    """The stories of a batch (each article's member and its story text or StoryFeatures, read
+    twice) with those of the store around it."""
+    return cluster_batch({member.id: member for member, _ in batch()},
+                         lambda: ((member.id, text) for member, text in batch()), store, window_days)
 
 
 def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index: str | None = None) -> dict:
@@ -559,14 +608,15 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
         return summary.as_dict() | {"stories_reassigned": 0, "outputs_rewritten": 0}
     engine = SearchEngine.connect(settings)
     engine.check_health()
-    winners = _latest_copies(outputs)
+    winners, _ = _latest_copies(outputs)
 
     def batch_articles() -> Iterator[Article]:
         for number in range(len(outputs)):
             yield from _kept(outputs, winners, number)
 
     store = IndexedStories(engine, target_index)
-    assignment = _stories_of(batch_articles, store, settings.story_window_days)
+    assignment = _stories_of(lambda: ((_story_member(article), story_text(article)) for article in batch_articles()),
+                             store, settings.story_window_days)
     copies = Counter(article.id for _, url in outputs for article in _read_partial(url))
     latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
     named: dict[str, dict] = {}
@@ -651,11 +701,6 @@ class IndexedStories:
             log.warning("%d stored articles keep an outdated story name for now: %s", result.failed,
                         "; ".join(result.errors[:5]))
         return result.indexed
-
-
-def _all_records(partials: list[tuple[WarcFile, Path]]) -> Iterator[Article]:
-    for _, partial in partials:
-        yield from (article for article in _read_partial(partial) if article.status != RecordStatus.ERROR)
 
 
 def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile], dead: dict[str, list[dict]],

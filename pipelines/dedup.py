@@ -112,7 +112,11 @@ def normalize_for_matching(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Exact-duplicate key: SHA-256 (hex) of the matching-normalised text."""
-    return hashlib.sha256(normalize_for_matching(text).encode("utf-8")).hexdigest()
+    return _digest(normalize_for_matching(text))
+
+
+def _digest(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 # Longest first; after normalisation taa marbuta is ه and alef maqsura is ي.
@@ -133,7 +137,6 @@ def _strip_prefix(word: str, prefixes: tuple[str, ...]) -> str:
     return word
 
 
-@lru_cache(maxsize=1 << 15)  # news repeats its words: a small cache spares most of the stemming
 def _stem(word: str) -> str:
     """Drop a leading conjunction, then a preposition or article, and one inflection suffix
     (plural, dual, feminine, possessive, a past verb's feminine or plural ending), keeping at
@@ -150,26 +153,53 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
-    return [_stem(word) for word in normalize_for_matching(text).split()]
+# News repeats its words: most words of a text were stemmed and hashed for an earlier text. The
+# cache is bounded: it holds the words of a few hundred articles.
+@lru_cache(maxsize=1 << 15)
+def _stemmed(word: str) -> tuple[bytes, int]:
+    """A matching-normalised word's stem (UTF-8) and the stem's CRC-32 (its word-profile hash)."""
+    stem = _stem(word).encode("utf-8")
+    return stem, zlib.crc32(stem)
 
 
-def _signature(words: list[str]) -> LeanMinHash | None:
-    distinct = {word.encode("utf-8") for word in words}
+def _stems(normalized: str) -> list[tuple[bytes, int]]:
+    return [_stemmed(word) for word in normalized.split()]
+
+
+@lru_cache(maxsize=1)
+def _permutations():
+    """MinHash's permutations for its default seed: drawn once, not for every signature."""
+    from datasketch import MinHash
+
+    minhash = MinHash(num_perm=NUM_PERM)
+    return minhash.permutations, minhash.scheme
+
+
+@lru_cache(maxsize=1)
+def _minhash_hash():
+    """datasketch's default word hash (SHA-1, 32 bits), memoised like the stems."""
+    from datasketch.hashfunc import sha1_hash32
+
+    return lru_cache(maxsize=1 << 15)(sha1_hash32)
+
+
+def _signature(stems: list[tuple[bytes, int]]) -> LeanMinHash | None:
+    distinct = {stem for stem, _ in stems}
     if len(distinct) < MIN_WORDS:
         return None
     # datasketch is imported where it is used: it pulls in numpy and scipy, which commands that
     # only need content_hash (everything importing the stage sequence, ``newswire search``) skip.
     from datasketch import LeanMinHash, MinHash
 
-    minhash = MinHash(num_perm=NUM_PERM)
+    permutations, scheme = _permutations()
+    minhash = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme=scheme, hashfunc=_minhash_hash())
     minhash.update_batch(list(distinct))
     return LeanMinHash(minhash)
 
 
 def minhash_signature(text: str) -> LeanMinHash | None:
     """Compact MinHash of the text's (stemmed) word set; None when the text is too short to compare."""
-    return _signature(_words(text))
+    return _signature(_stems(normalize_for_matching(text)))
 
 
 @dataclass(frozen=True)
@@ -181,13 +211,39 @@ class WordProfile:
     lead: array
 
 
-def _hashes(words: Iterable[str], limit: int) -> array:
-    distinct = dict.fromkeys(zlib.crc32(word.encode("utf-8")) for word in words)
-    return array("I", sorted(list(distinct)[:limit]))
+def _first_distinct_sorted(hashes: list[int], limit: int) -> array:
+    return array("I", sorted(list(dict.fromkeys(hashes))[:limit]))
+
+
+def _profile(hashes: list[int]) -> WordProfile:
+    """The profile of a text's word hashes, in text order."""
+    return WordProfile(words=_first_distinct_sorted(hashes, PROFILE_WORDS),
+                       lead=_first_distinct_sorted(hashes[:LEAD_WORDS], LEAD_WORDS))
 
 
 def word_profile(words: list[str]) -> WordProfile:
-    return WordProfile(words=_hashes(words, PROFILE_WORDS), lead=_hashes(words[:LEAD_WORDS], LEAD_WORDS))
+    return _profile([zlib.crc32(word.encode("utf-8")) for word in words])
+
+
+@dataclass(frozen=True)
+class StoryFeatures:
+    """All the clusterer keeps of one text, computed from the text alone (so worker processes
+    compute it beside the record, and the batch's one clusterer only compares): its exact-copy
+    key, MinHash signature and word profile; signature and profile are None for a text too short
+    to compare."""
+
+    exact_key: str | None
+    signature: LeanMinHash | None
+    profile: WordProfile | None
+
+
+def story_features(text: str) -> StoryFeatures:
+    normalized = normalize_for_matching(text)  # once, for the words and the exact key
+    stems = _stems(normalized)
+    signature = _signature(stems)
+    if signature is None:
+        return StoryFeatures(None, None, None)
+    return StoryFeatures(_digest(normalized), signature, _profile([crc for _, crc in stems]))
 
 
 @dataclass(frozen=True)
@@ -319,25 +375,34 @@ class StoryClusterer:
         self._exact_pairs: list[tuple[str, str]] = []
         self._candidates: list[tuple[str, str]] = []
 
-    def add(self, record_id: str, text: str) -> None:
+    def add(self, record_id: str, text: str | StoryFeatures) -> None:
+        """Add a text, or the features :func:`story_features` computed of it (elsewhere: in a
+        worker process)."""
         if record_id in self._ids:
             raise ValueError(f"duplicate record id {record_id!r} in one batch")
         self._ids.add(record_id)
-        words = _words(text)
-        signature = _signature(words)
+        features = text if isinstance(text, StoryFeatures) else story_features(text)
+        signature = features.signature
         if signature is None:
             return
-        exact = self._first_with_hash.setdefault(content_hash(text), record_id)
+        exact = self._first_with_hash.setdefault(features.exact_key, record_id)
         if exact != record_id:
             self._exact_pairs.append((exact, record_id))
-        for candidate in self._lsh.query(signature):
-            if signature.jaccard(self._signatures[candidate]) >= CANDIDATE_THRESHOLD:
-                self._candidates.append((candidate, record_id))
+        candidates = self._lsh.query(signature)
+        if candidates:
+            import numpy
+
+            # LeanMinHash.jaccard of the signature with each candidate, in one comparison: LSH
+            # proposes dozens of candidates per text, and each jaccard call costs more in numpy's
+            # call overhead than in comparing
+            others = numpy.stack([self._signatures[candidate].hashvalues for candidate in candidates])
+            similarity = numpy.count_nonzero(others == signature.hashvalues, axis=1) / len(signature)
+            self._candidates += [(candidate, record_id) for candidate, estimate in zip(candidates, similarity)
+                                 if estimate >= CANDIDATE_THRESHOLD]
         self._lsh.insert(record_id, signature)
         self._signatures[record_id] = signature
-        profile = word_profile(words)
-        self._profiles[record_id] = profile
-        self._document_frequency.update(profile.words)
+        self._profiles[record_id] = features.profile
+        self._document_frequency.update(features.profile.words)
 
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
@@ -351,8 +416,8 @@ class StoryClusterer:
         return story_groups(self._ids, self.confirmed_pairs())
 
 
-def assign_story_clusters(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """(record id, text) -> story_cluster id; deterministic for the same batch."""
+def assign_story_clusters(items: Iterable[tuple[str, str | StoryFeatures]]) -> dict[str, str]:
+    """(record id, text or its StoryFeatures) -> story_cluster id; deterministic for the same batch."""
     clusterer = StoryClusterer()
     for record_id, text in items:
         clusterer.add(record_id, text)

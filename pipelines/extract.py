@@ -370,24 +370,21 @@ def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
     return kept >= _FAST_TEXT_MIN_SHARE * shown.total()
 
 
-def _trafilatura_text(source: str | etree._Element, url: str, fast: bool) -> str:
-    if not isinstance(source, str):
-        source = deepcopy(source)  # trafilatura prunes the tree it is given; metadata reads it later
-    return trafilatura.extract(source, url=url, output_format="txt", include_comments=False,
+def _trafilatura_text(source: etree._Element, url: str, fast: bool) -> str:
+    # The page's tree, not its HTML: trafilatura would parse the page a second time. A copy,
+    # because trafilatura prunes the tree it is given and metadata reads it later.
+    return trafilatura.extract(deepcopy(source), url=url, output_format="txt", include_comments=False,
                                include_tables=False, include_images=False, deduplicate=False,
                                with_metadata=False, fast=fast) or ""
 
 
-def _main_text(html: str, tree: lxml.html.HtmlElement, url: str, body_xpath: str | None,
-               warnings: list[str]) -> str:
-    source: str | etree._Element = html
+def _main_text(tree: lxml.html.HtmlElement, url: str, body_xpath: str | None, warnings: list[str]) -> str:
     nodes = tree.xpath(body_xpath) if body_xpath else []
-    if nodes:
-        source = nodes[0]
-    elif body_xpath:
+    if body_xpath and not nodes:
         warnings.append("hint_body_selector_unmatched")  # the site changed its layout
+    source = nodes[0] if nodes else tree
     text = _trafilatura_text(source, url, fast=True)
-    if not _holds_the_paragraphs(text, nodes[0] if nodes else tree):
+    if not _holds_the_paragraphs(text, source):
         text = _trafilatura_text(source, url, fast=False)
     if not text and nodes:
         # trafilatura's own heuristics found nothing in the hinted container: trust the hint.
@@ -470,7 +467,7 @@ def extract_page(raw: bytes | str, url: str, *, content_type: str | None = None,
     warnings: list[str] = []
     article = _news_article(tree)
     title = _title(tree, article, title_xpath)
-    paragraphs = _body_without_title(_paragraphs(_main_text(html, tree, url, body_xpath, warnings)), title)
+    paragraphs = _body_without_title(_paragraphs(_main_text(tree, url, body_xpath, warnings)), title)
     structured_body = _paragraphs(_json_ld_text(article, "articleBody"))
     # >=: trafilatura's own fallback may return the same articleBody flattened to one line.
     if structured_body and len(" ".join(structured_body)) >= len(" ".join(paragraphs)):

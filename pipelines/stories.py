@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from kernel.dates import parse_iso_datetime
-from pipelines.dedup import assign_story_clusters
+from pipelines.dedup import StoryFeatures, assign_story_clusters
 
 STORED_FIELDS = ["id", "title", "body", "published_at", "crawled_at", "story_cluster"]
 """What the window query reads of each stored article."""
@@ -73,9 +73,9 @@ class StoryStore(Protocol):
         """Store each article's new story name; returns how many were stored."""
 
 
-def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tuple[str, str]]],
+def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tuple[str, str | StoryFeatures]]],
                   store: StoryStore | None, window_days: int) -> StoryAssignment:
-    """Tonight's stories: the batch (members, and its texts read once) clustered with the stored
+    """Tonight's stories: the batch (members, and its texts or their StoryFeatures read once) clustered with the stored
     articles of the days around it. Reads the store only: the caller renames
     (``store.rename(assignment.renames)``) once the batch itself is stored, so no stored article
     is named after a batch article that is not there yet."""
@@ -136,8 +136,8 @@ def _seniority(first: datetime | None, name: str) -> tuple:
     return (first is None, first.timestamp() if first else 0.0, name)
 
 
-def assign_stories(texts: Iterable[tuple[str, str]], members: dict[str, StoryMember]) -> StoryAssignment:
-    """Cluster (id, text) of the batch and the stored window together and name each story.
+def assign_stories(texts: Iterable[tuple[str, str | StoryFeatures]], members: dict[str, StoryMember]) -> StoryAssignment:
+    """Cluster (id, text or StoryFeatures) of the batch and the stored window together and name each story.
 
     `members` holds every id that `texts` yields, with when it was first seen and, for stored
     articles, their stored cluster."""

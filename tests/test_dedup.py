@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import random
 from collections import Counter
 
@@ -13,11 +14,13 @@ from pipelines.dedup import (
     CANDIDATE_THRESHOLD,
     PROFILE_WORDS,
     StoryClusterer,
+    _stem,
     assign_story_clusters,
     content_hash,
     minhash_signature,
     normalize_for_matching,
     pair_evidence,
+    story_features,
     story_groups,
     word_profile,
 )
@@ -54,6 +57,25 @@ def test_clusters_group_copies_and_keep_a_templated_different_story_apart():
                                       ("c-trimmed", TEXTS["h1c"]), ("d-other", TEXTS["h1d"])])
     assert clusters == {"a-original": "a-original", "b-retyped": "a-original",
                         "c-trimmed": "a-original", "d-other": "d-other"}
+
+
+def test_features_computed_apart_and_pickled_cluster_like_the_texts():
+    # worker processes compute StoryFeatures and hand them over pickled; the clusters must not change
+    items = [(doc_id, text) for doc_id, text in sorted(TEXTS.items())]
+    handed_over = [(doc_id, pickle.loads(pickle.dumps(story_features(text)))) for doc_id, text in items]
+    assert assign_story_clusters(handed_over) == assign_story_clusters(items)
+    assert assign_story_clusters([*handed_over[:4], *items[4:]]) == assign_story_clusters(items)
+    assert story_features("صور") == story_features("") and story_features("صور").signature is None
+
+
+def test_signatures_equal_a_fresh_minhash_of_the_stemmed_words():
+    from datasketch import MinHash
+
+    text = TEXTS["h1a"]
+    fresh = MinHash(num_perm=128)
+    fresh.update_batch([word.encode("utf-8") for word in {_stem(w) for w in normalize_for_matching(text).split()}])
+    for _ in range(2):  # the second signature reuses the first one's permutations
+        assert list(minhash_signature(text).hashvalues) == list(fresh.hashvalues)
 
 
 def test_cluster_ids_do_not_depend_on_order():
