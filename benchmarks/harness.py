@@ -28,10 +28,12 @@ def loadavg() -> str:
 
 def alternate(rounds: int, **contenders: Callable[[], float]) -> dict[str, list[float]]:
     """Run the contenders in turn, ``rounds`` times (so a load change hits both alike); each
-    returns its figure for one round."""
+    returns its figure for one round. Every other round runs them in reverse order, so that
+    going first (a cold engine, a fresh index, caches) does not always fall on the same one."""
     figures: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, contender in contenders.items():
+    order = list(contenders.items())
+    for round_number in range(rounds):
+        for name, contender in order if round_number % 2 == 0 else reversed(order):
             figures[name].append(contender())
     return figures
 
