@@ -404,12 +404,22 @@ class StoryClusterer:
         self._profiles[record_id] = features.profile
         self._document_frequency.update(features.profile.words)
 
+    def candidate_pairs(self) -> list[tuple[str, str]]:
+        """Pairs whose estimated word-set Jaccard similarity reaches CANDIDATE_THRESHOLD, in the
+        order they were found."""
+        return list(self._candidates)
+
+    def evidence(self, a: str, b: str) -> PairEvidence | None:
+        """The rare-word check's findings for two added ids against the document frequencies of
+        the whole batch so far; None when either text was too short to compare."""
+        if a not in self._profiles or b not in self._profiles:
+            return None
+        return pair_evidence(self._profiles[a], self._profiles[b], self._document_frequency)
+
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
         document frequencies of the whole batch so far."""
-        return self._exact_pairs + [
-            (a, b) for a, b in self._candidates
-            if is_same_story(pair_evidence(self._profiles[a], self._profiles[b], self._document_frequency))]
+        return self._exact_pairs + [(a, b) for a, b in self._candidates if is_same_story(self.evidence(a, b))]
 
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its group)."""

@@ -17,6 +17,7 @@ from pipelines.dedup import (
     _stem,
     assign_story_clusters,
     content_hash,
+    is_same_story,
     minhash_signature,
     normalize_for_matching,
     pair_evidence,
@@ -240,3 +241,17 @@ def test_handwritten_pairs_are_grouped_exactly():
     result = dedup_evaluation.run(shared_data=None)
     assert result["pairs"] == 11
     assert (result["precision"], result["recall"]) == (1.0, 1.0)
+
+
+def test_clusterer_tells_its_candidates_and_their_evidence():
+    clusterer = StoryClusterer()
+    for key in ("h1a", "h1d", "h3c"):
+        clusterer.add(key, TEXTS[key])
+    clusterer.add("short", "صور")
+    # The templated cable to another country is proposed and rejected; the gold story never proposed.
+    assert clusterer.candidate_pairs() == [("h1a", "h1d")]
+    assert clusterer.confirmed_pairs() == []
+    evidence = clusterer.evidence("h1a", "h1d")
+    # In three texts nearly every word is rare: only the lead's rarest words (the country) differ.
+    assert evidence.rare_jaccard >= 0.8 and evidence.lead_agreement == 0.0 and not is_same_story(evidence)
+    assert clusterer.evidence("h1a", "short") is None
