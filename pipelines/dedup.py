@@ -308,13 +308,13 @@ def story_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[s
 _SCRATCH_SCHEMA = """
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
-PRAGMA cache_size = -16000;
+PRAGMA cache_size = -2000;
 CREATE TABLE records (number INTEGER PRIMARY KEY, id TEXT NOT NULL, signature BLOB NOT NULL,
                       words BLOB NOT NULL, lead BLOB NOT NULL);
 CREATE TABLE bands (key BLOB NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (key, number)) WITHOUT ROWID;
 CREATE TABLE exact (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
 """
-"""The clusterer's scratch store. Its page cache is bounded (16 MB, ``cache_size``); nothing is
+"""The clusterer's scratch store. Its page cache is bounded (2 MB, ``cache_size``); nothing is
 journalled or synced, because the store dies with the clusterer."""
 
 
@@ -384,7 +384,7 @@ class StoryClusterer:
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
         document frequencies of the whole batch so far."""
-        @lru_cache(maxsize=4096)  # a record of a story with many copies is in many pairs
+        @lru_cache(maxsize=1024)  # a record of a story with many copies is in many pairs
         def record(number: int) -> tuple[str, WordProfile]:
             (record_id, words, lead), = self._store.execute(
                 "SELECT id, words, lead FROM records WHERE number = ?", (number,))
