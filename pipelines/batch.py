@@ -531,7 +531,6 @@ def process_archive(
         clusters = assignment.clusters
         summary.story_merges = assignment.merges
         summary.story_clusters = len({clusters[article_id] for article_id in winners})
-        sent: dict[str, Article] = {}  # id -> the record (without its text), to trace failures back
 
         def finished_records() -> Iterator[Article]:
             for number, (warc, _) in enumerate(partials):
@@ -542,7 +541,6 @@ def process_archive(
                         out.write(article.model_dump_json() + "\n")
                         _count(summary, article)
                         progress("indexed", 1)
-                        sent[article.id] = article.model_copy(update={"body": "", "lead": ""})
                         yield article
                 summary.outputs.append(out_path)
 
@@ -559,7 +557,7 @@ def process_archive(
                 result.retryable.update(also.retryable)
                 result.rejected = also.rejected | result.rejected
                 summary.also_indexed_into = building
-            _settle(result, sent, warcs, dead, pending, summary)
+            _settle(result, summary.outputs, warcs, dead, pending, summary)
             if assignment.renames and not pending:
                 # Only once tonight's articles are in: a story may now be named after one of them.
                 # With some pending, the retry's window finds these articles again and renames them.
@@ -703,18 +701,27 @@ class IndexedStories:
         return result.indexed
 
 
-def _settle(result: BulkResult, sent: dict[str, Article], warcs: list[WarcFile], dead: dict[str, list[dict]],
+def _settle(result: BulkResult, outputs: list[str], warcs: list[WarcFile], dead: dict[str, list[dict]],
             pending: set[str], summary: BatchSummary) -> None:
     """Rejected documents become dead letters of their WARC file; a file with a document the
-    engine could not take now stays pending (every file, when the engine named no document)."""
-    unknown = {record_id: reason for record_id, reason in result.rejected.items() if record_id not in sent}
-    for record_id, reason in result.rejected.items():
-        if record_id in sent:
-            article = sent[record_id]
-            dead[article.provenance.warc_file].append(_rejected_letter(article, reason))
+    engine could not take now stays pending (every file, when the engine named no document).
+    The records sent are those of `outputs`: those the engine named are read back from them, so
+    no record of the batch is held while it is indexed."""
+    named = result.rejected.keys() | result.retryable.keys()
+    files: dict[str, str] = {}  # named id -> its WARC file
+    letters: dict[str, dict] = {}  # rejected id -> its dead letter
+    for article in _read_outputs(outputs) if named else ():
+        if article.id in named:
+            files[article.id] = article.provenance.warc_file
+            if article.id in result.rejected:
+                letters[article.id] = _rejected_letter(article, result.rejected[article.id])
+    unknown = {record_id: reason for record_id, reason in result.rejected.items() if record_id not in files}
+    for record_id in result.rejected:
+        if record_id in letters:
+            dead[files[record_id]].append(letters[record_id])
             summary.error_reasons["index rejected"] += 1
     for record_id, reason in (result.retryable | unknown).items():
-        pending.update([sent[record_id].provenance.warc_file] if record_id in sent else [w.url for w in warcs])
+        pending.update([files[record_id]] if record_id in files else [w.url for w in warcs])
         summary.index_failure = summary.index_failure or reason
     summary.index_rejected = len(result.rejected) - len(unknown)
     summary.index_failed = len(result.retryable) + len(unknown)

@@ -28,9 +28,9 @@ candidates are confirmed in :meth:`StoryClusterer.clusters`. Confirmed pairs are
 by :func:`story_groups` (stars around the best-connected copies, joined when densely linked)
 rather than connected components, so that a round-up or a text bundling two stories does not
 chain them together. A group's ``story_cluster`` is its smallest member id, and the same batch
-gives the same ids whatever order it arrives in. Memory per record stays small: the MinHash
-signature, its LSH entries and sorted arrays of 32-bit word hashes (at most ``PROFILE_WORDS``
-plus the lead), never the text.
+gives the same ids whatever order it arrives in. What is kept of a record (the MinHash
+signature, its LSH band keys and sorted arrays of 32-bit word hashes: at most ``PROFILE_WORDS``
+plus the lead; never the text) goes to a scratch SQLite store on disk, not to memory.
 
 Rarity needs a batch: with only a handful of texts every word is rare and the check mostly
 repeats step 1; templated texts copied by many papers on one day can still pass it, because
@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 import unicodedata
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -359,21 +361,50 @@ def story_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[s
     return _smallest_member_ids({record_id: root(centre) for record_id, centre in centre_of.items()})
 
 
+_SCRATCH_SCHEMA = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+PRAGMA cache_size = -2000;
+CREATE TABLE records (number INTEGER PRIMARY KEY, id TEXT NOT NULL, signature BLOB NOT NULL,
+                      words BLOB NOT NULL, lead BLOB NOT NULL);
+CREATE TABLE bands (key BLOB NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (key, number)) WITHOUT ROWID;
+CREATE TABLE exact (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
+"""
+"""The clusterer's scratch store. Its page cache is bounded (2 MB, ``cache_size``); nothing is
+journalled or synced, because the store dies with the clusterer."""
+
+
+def _profile_of(words: bytes, lead: bytes) -> WordProfile:
+    profile = WordProfile(words=array("I"), lead=array("I"))
+    profile.words.frombytes(words)
+    profile.lead.frombytes(lead)
+    return profile
+
+
 class StoryClusterer:
-    """Collects (id, text) one at a time and keeps only ids, hashes, signatures and word
-    profiles in memory; :meth:`clusters` confirms the candidate pairs once the batch is complete."""
+    """Collects (id, text) one at a time; :meth:`clusters` confirms the candidate pairs once the
+    batch is complete. What it keeps of each record (MinHash signature, LSH band keys, word
+    profile, exact-copy hash: about 10 KB) goes to a scratch SQLite database on disk with a
+    bounded page cache, so its memory does not grow with the batch by more than the ids, the
+    candidate pairs and the batch's word frequencies."""
 
     def __init__(self) -> None:
         from datasketch import MinHashLSH
 
-        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        # datasketch chooses the bands (rows per band) for the threshold; the band tables that
+        # it would hold in memory live in the scratch store instead.
+        self._bands = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM).hashranges
+        self._store = sqlite3.connect("")  # "": a private temporary database on disk, deleted on close
+        self._store.executescript(_SCRATCH_SCHEMA)
+        self._band_query = (f"SELECT number, signature FROM records WHERE number IN "
+                            f"(SELECT number FROM bands WHERE key IN ({', '.join('?' * len(self._bands))}))")
         self._ids: set[str] = set()
-        self._signatures: dict[str, LeanMinHash] = {}
-        self._profiles: dict[str, WordProfile] = {}
         self._document_frequency: Counter = Counter()
-        self._first_with_hash: dict[str, str] = {}
         self._exact_pairs: list[tuple[str, str]] = []
-        self._candidates: list[tuple[str, str]] = []
+        self._candidates: list[tuple[int, int]] = []  # record numbers in the store
+
+    def close(self) -> None:
+        self._store.close()
 
     def add(self, record_id: str, text: str | StoryFeatures) -> None:
         """Add a text, or the features :func:`story_features` computed of it (elsewhere: in a
@@ -385,41 +416,61 @@ class StoryClusterer:
         signature = features.signature
         if signature is None:
             return
-        exact = self._first_with_hash.setdefault(features.exact_key, record_id)
-        if exact != record_id:
-            self._exact_pairs.append((exact, record_id))
-        candidates = self._lsh.query(signature)
-        if candidates:
-            import numpy
+        import numpy
 
-            # LeanMinHash.jaccard of the signature with each candidate, in one comparison: LSH
-            # proposes dozens of candidates per text, and each jaccard call costs more in numpy's
-            # call overhead than in comparing
-            others = numpy.stack([self._signatures[candidate].hashvalues for candidate in candidates])
-            similarity = numpy.count_nonzero(others == signature.hashvalues, axis=1) / len(signature)
-            self._candidates += [(candidate, record_id) for candidate, estimate in zip(candidates, similarity)
-                                 if estimate >= CANDIDATE_THRESHOLD]
-        self._lsh.insert(record_id, signature)
-        self._signatures[record_id] = signature
-        self._profiles[record_id] = features.profile
-        self._document_frequency.update(features.profile.words)
+        store = self._store
+        digest = bytes.fromhex(features.exact_key)
+        if store.execute("INSERT OR IGNORE INTO exact VALUES (?, ?)", (digest, record_id)).rowcount == 0:
+            (exact,), = store.execute("SELECT id FROM exact WHERE hash = ?", (digest,))
+            self._exact_pairs.append((exact, record_id))
+        hashvalues = signature.hashvalues
+        # A band's key: its number and its rows' hash values, so equal keys are datasketch's
+        # collisions in that band.
+        keys = [band.to_bytes(1, "big") + hashvalues[start:end].tobytes()
+                for band, (start, end) in enumerate(self._bands)]
+        candidates = [candidate for candidate, stored in store.execute(self._band_query, keys)
+                      if numpy.count_nonzero(numpy.frombuffer(stored, dtype=hashvalues.dtype) == hashvalues)
+                      / len(hashvalues) >= CANDIDATE_THRESHOLD]
+        profile = features.profile
+        number = store.execute("INSERT INTO records (id, signature, words, lead) VALUES (?, ?, ?, ?)",
+                               (record_id, hashvalues.tobytes(), profile.words.tobytes(),
+                                profile.lead.tobytes())).lastrowid
+        store.executemany("INSERT INTO bands VALUES (?, ?)", ((key, number) for key in keys))
+        self._candidates.extend((candidate, number) for candidate in candidates)
+        self._document_frequency.update(profile.words)
+
+    def _candidates_with_evidence(self) -> Iterator[tuple[str, str, PairEvidence]]:
+        """Each candidate pair, in the order found, with its rare-word evidence against the
+        document frequencies of the whole batch so far."""
+        @lru_cache(maxsize=1024)  # a record of a story with many copies is in many pairs
+        def record(number: int) -> tuple[str, WordProfile]:
+            (record_id, words, lead), = self._store.execute(
+                "SELECT id, words, lead FROM records WHERE number = ?", (number,))
+            return record_id, _profile_of(words, lead)
+
+        for a, b in self._candidates:
+            (id_a, profile_a), (id_b, profile_b) = record(a), record(b)
+            yield id_a, id_b, pair_evidence(profile_a, profile_b, self._document_frequency)
 
     def candidate_pairs(self) -> list[tuple[str, str]]:
         """Pairs whose estimated word-set Jaccard similarity reaches CANDIDATE_THRESHOLD, in the
         order they were found."""
-        return list(self._candidates)
+        return [(a, b) for a, b, _ in self._candidates_with_evidence()]
 
     def evidence(self, a: str, b: str) -> PairEvidence | None:
         """The rare-word check's findings for two added ids against the document frequencies of
         the whole batch so far; None when either text was too short to compare."""
-        if a not in self._profiles or b not in self._profiles:
+        profiles = {record_id: _profile_of(words, lead) for record_id, words, lead in self._store.execute(
+            "SELECT id, words, lead FROM records WHERE id IN (?, ?)", (a, b))}
+        if a not in profiles or b not in profiles:
             return None
-        return pair_evidence(self._profiles[a], self._profiles[b], self._document_frequency)
+        return pair_evidence(profiles[a], profiles[b], self._document_frequency)
 
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
         document frequencies of the whole batch so far."""
-        return self._exact_pairs + [(a, b) for a, b in self._candidates if is_same_story(self.evidence(a, b))]
+        return self._exact_pairs + [(a, b) for a, b, evidence in self._candidates_with_evidence()
+                                    if is_same_story(evidence)]
 
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its group)."""
@@ -428,7 +479,7 @@ class StoryClusterer:
 
 def assign_story_clusters(items: Iterable[tuple[str, str | StoryFeatures]]) -> dict[str, str]:
     """(record id, text or its StoryFeatures) -> story_cluster id; deterministic for the same batch."""
-    clusterer = StoryClusterer()
-    for record_id, text in items:
-        clusterer.add(record_id, text)
-    return clusterer.clusters()
+    with closing(StoryClusterer()) as clusterer:
+        for record_id, text in items:
+            clusterer.add(record_id, text)
+        return clusterer.clusters()
