@@ -439,9 +439,8 @@ class StoryClusterer:
         self._candidates.extend((candidate, number) for candidate in candidates)
         self._document_frequency.update(profile.words)
 
-    def _candidates_with_evidence(self) -> Iterator[tuple[str, str, PairEvidence]]:
-        """Each candidate pair, in the order found, with its rare-word evidence against the
-        document frequencies of the whole batch so far."""
+    def _candidate_records(self) -> Iterator[tuple[tuple[str, WordProfile], tuple[str, WordProfile]]]:
+        """Each candidate pair, in the order found, as (id, word profile) of both records."""
         @lru_cache(maxsize=1024)  # a record of a story with many copies is in many pairs
         def record(number: int) -> tuple[str, WordProfile]:
             (record_id, words, lead), = self._store.execute(
@@ -449,13 +448,12 @@ class StoryClusterer:
             return record_id, _profile_of(words, lead)
 
         for a, b in self._candidates:
-            (id_a, profile_a), (id_b, profile_b) = record(a), record(b)
-            yield id_a, id_b, pair_evidence(profile_a, profile_b, self._document_frequency)
+            yield record(a), record(b)
 
     def candidate_pairs(self) -> list[tuple[str, str]]:
         """Pairs whose estimated word-set Jaccard similarity reaches CANDIDATE_THRESHOLD, in the
         order they were found."""
-        return [(a, b) for a, b, _ in self._candidates_with_evidence()]
+        return [(id_a, id_b) for (id_a, _), (id_b, _) in self._candidate_records()]
 
     def evidence(self, a: str, b: str) -> PairEvidence | None:
         """The rare-word check's findings for two added ids against the document frequencies of
@@ -469,8 +467,9 @@ class StoryClusterer:
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
         document frequencies of the whole batch so far."""
-        return self._exact_pairs + [(a, b) for a, b, evidence in self._candidates_with_evidence()
-                                    if is_same_story(evidence)]
+        return self._exact_pairs + [
+            (id_a, id_b) for (id_a, profile_a), (id_b, profile_b) in self._candidate_records()
+            if is_same_story(pair_evidence(profile_a, profile_b, self._document_frequency))]
 
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its group)."""
