@@ -72,3 +72,8 @@ class Article(BaseModel):
 def article_id(canonical_url: str) -> str:
     """Deterministic id: the same canonical URL gives the same id on every machine."""
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+def representative(cluster: str | None, article_id: str) -> bool:
+    """The member a story is named after stands for it (an article alone is its own story)."""
+    return cluster in (None, article_id)

@@ -34,7 +34,7 @@ from kernel.archive import (
     url_of,
 )
 from kernel.dates import parse_iso_datetime
-from kernel.records import Article, Provenance, RecordStatus
+from kernel.records import Article, Provenance, RecordStatus, representative
 from kernel.registry import load_registry
 from kernel.settings import Settings
 from kernel.storage import open_url, reaching, url_to_fs
@@ -50,7 +50,6 @@ from pipelines.stories import (
     StoryStore,
     cluster_batch,
     first_seen,
-    representative,
     stored_member,
     window_query,
 )

@@ -17,7 +17,6 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from kernel.agencies import load_agencies
 from kernel.dates import check_window
 from pipelines.index import SearchEngine
 
@@ -74,6 +73,9 @@ class SearchHit:
 def resolve_agency(value: str) -> str:
     """The agency id for an id, a name or an abbreviation, in any case or alef spelling
     (``SANA``, ``سانا``, ``وكالة الأنباء السورية`` -> ``sana``); ValueError listing the ids."""
+    # imported here: only a search filtered by agency reads the table
+    from kernel.agencies import load_agencies
+
     ids = [agency.id for agency in load_agencies()]
     if value.strip().lower() in ids:
         return value.strip().lower()

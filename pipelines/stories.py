@@ -170,8 +170,3 @@ def _seniority_of(candidate: str, members: dict[str, StoryMember]) -> tuple:
         return _seniority(members[candidate].first_seen, candidate)
     # A stored name whose article is outside the window: older than everything in it.
     return (False, float("-inf"), candidate)
-
-
-def representative(cluster: str | None, article_id: str) -> bool:
-    """The member a story is named after stands for it (an article alone is its own story)."""
-    return cluster in (None, article_id)

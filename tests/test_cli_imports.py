@@ -34,6 +34,8 @@ NOT_FOR_SEARCH = OTHER_COMMANDS | {
     "aiohttp", "httpx",  # HTTP libraries of the clients' async and alternative nodes
     "pipelines.local_engine", "kernel.registry", "rich.progress",  # other commands' needs
     "scrapy", "trafilatura", "datasketch", "langdetect",  # the crawl and processing stacks
+    "pipelines.stories", "pipelines.dedup",  # story clustering
+    "kernel.agencies", "yaml",  # the agency table: only an index being created or --agency reads it
 }
 CLIENT_ONLY = {"elasticsearch": {"opensearchpy", "requests"}, "opensearch": {"elasticsearch"}}
 """What the other flavour's client would load (opensearch-py itself requires requests)."""

@@ -13,13 +13,14 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kernel.agencies import BUNDLED_AGENCIES, Agency, load_agencies, synonym_groups
-from kernel.records import Article, RecordStatus
+from kernel.records import Article, RecordStatus, representative
 from kernel.settings import Settings
 from pipelines.arabic import analyzer_char_mappings, fold_letters
-from pipelines.stories import representative
+
+if TYPE_CHECKING:
+    from kernel.agencies import Agency
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -133,6 +134,10 @@ def protected_place_rules(agencies: tuple[Agency, ...]) -> list[str]:
 def articles_index_body(agencies_file: Path | None = None) -> dict[str, Any]:
     """Settings, analysis and mappings of an articles index, with the synonyms and place names of
     the agency table (``NEWSWIRE_AGENCIES_FILE``, else the bundled one)."""
+    # imported here: the agency table (YAML, its models) is read only where an index is created,
+    # which ``newswire search`` never does
+    from kernel.agencies import BUNDLED_AGENCIES, load_agencies, synonym_groups
+
     body = load_template("articles.json")
     analysis = body["settings"]["analysis"]
     agencies = load_agencies(agencies_file or BUNDLED_AGENCIES)
