@@ -182,6 +182,12 @@ def data_dir(settings: Settings) -> Path:
     return settings.local_engine_home / f"data-{settings.engine_flavour}-{settings.engine_port}"
 
 
+def class_archive(settings: Settings) -> Path:
+    """The JVM's class-data archive of the node (see :func:`_command`), beside its directory."""
+    node_dir = data_dir(settings)
+    return node_dir.with_name(f"{node_dir.name}.classes.jsa")
+
+
 def _read_pid(settings: Settings) -> int | None:
     try:
         pid = int(_pid_file(settings).read_text().strip())
@@ -233,8 +239,10 @@ def _command(settings: Settings, java_home: Path, jars: Path, node_settings: tup
     if (_java_major(java_home) or 0) >= 19:
         # A class-data archive of the node's classes, written on the first clean stop and reused
         # (re-made by the JVM when the JDK or the jars change): later starts map thousands of
-        # classes from it instead of parsing them from the jars.
-        jvm += ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={jars}/classes.jsa"]
+        # classes from it instead of parsing them from the jars. One per node, never shared:
+        # the JVM rewrites the file in place at exit, under any other node that has it mapped,
+        # and a node whose archive was rewritten under it was seen reporting its build as a snapshot.
+        jvm += ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={class_archive(settings)}"]
     node_dir = str(data_dir(settings))
     if settings.engine_flavour == "elasticsearch":
         return [java, *jvm, "-cp", f"{jars}/*", ELASTICSEARCH_MAIN, node_dir, str(settings.engine_port),

@@ -199,3 +199,17 @@ def test_elasticsearch_node_lifecycle(lifecycle_settings, monkeypatch):
     fresh = local_engine.start(settings, fresh=True)
     assert fresh.healthy
     assert not Elasticsearch(url).indices.exists(index="lifecycle-a"), "--fresh starts on an empty data dir"
+
+
+def test_each_node_maps_a_class_archive_no_other_node_writes(tmp_path):
+    """A JVM rewrites its class-data archive in place when it stops; nodes sharing one file would
+    rewrite it under each other, so every node (flavour and port) has its own."""
+    nodes = [Settings(engine_home=tmp_path, engine_flavour=flavour, engine_port=port)
+             for flavour in ("elasticsearch", "opensearch") for port in (9280, 9281)]
+    archives = []
+    for node in nodes:
+        command = local_engine._command(node, local_engine._java_home(node.engine_flavour), tmp_path / "jars")
+        archives += [option.split("=", 1)[1] for option in command if option.startswith("-XX:SharedArchiveFile=")]
+    assert archives == [str(local_engine.class_archive(node)) for node in nodes]
+    assert len(set(archives)) == len(nodes)
+    assert all(Path(archive).parent == tmp_path for archive in archives)
