@@ -4,11 +4,14 @@ A batch is clustered together with the articles the index already holds from the
 (``story_window_days`` either side), with the same clusterer as ever
 (:func:`pipelines.dedup.assign_story_clusters`). Each group is then named:
 
-- after the earliest story name it meets: a stored member's cluster, or a member's own id, ordered
-  by when the named article was first seen (published, else crawled, then id). A stored name whose
-  article is not in the window is older than the window, hence the earliest. So a story republished
-  on a later night keeps the name it has, and an article alone is its own story;
-- a group that meets two or more stored names merges those stories: the later names move to the
+- after the earliest story name it holds: a stored story whose members in the window are mostly in
+  the group, or a batch member's own id, ordered by when the named article was first seen
+  (published, else crawled, then id). A stored name whose article is not in the window is older
+  than the window, hence the earliest. So a story republished on a later night keeps the name it
+  has, and an article alone is its own story. A stored article that tonight's clusterer puts with
+  texts away from the rest of its story keeps its story's name without passing it on: a name
+  carried by one copy would chain two stories through that copy;
+- a group that holds two or more stored stories merges them: the later names move to the
   earliest, and every stored member of the later stories is renamed, in the window or not.
 
 Stored stories never split here: a stored member keeps at least its own story's name. Only
@@ -21,7 +24,7 @@ Where the stored stories live is a :class:`StoryStore`: the index in production 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -149,18 +152,24 @@ def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> Sto
     grouped: dict[str, list[StoryMember]] = defaultdict(list)
     for member in members.values():
         grouped[groups.get(member.id, member.id)].append(member)
+    window_size = Counter(m.stored_cluster for m in members.values() if m.stored_cluster is not None)
 
     assignment = StoryAssignment()
     for group in grouped.values():
-        stored_names = {m.stored_cluster for m in group if m.stored_cluster is not None}
+        in_group = Counter(m.stored_cluster for m in group if m.stored_cluster is not None)
+        # A stored story is this group's only when most of its members in the window are here: one
+        # stored copy that tonight's clusterer put with other texts does not carry its story's name
+        # to them (that chains two stories through the copy).
+        stored_names = {name for name, count in in_group.items() if 2 * count > window_size[name]}
         candidates = stored_names | {m.id for m in group if m.stored_cluster is None}
-        name = min(candidates, key=lambda candidate: _seniority_of(candidate, members))
+        name = min(candidates, key=lambda candidate: _seniority_of(candidate, members), default=None)
         assignment.merges += len(stored_names) > 1
         for loser in sorted(stored_names - {name}):
             assignment.renamed[loser] = name
         for member in group:
-            assignment.clusters[member.id] = name
-            if member.stored_cluster is not None and member.stored_cluster != name:
+            joins = member.stored_cluster is None or member.stored_cluster in stored_names
+            assignment.clusters[member.id] = name if joins else member.stored_cluster
+            if member.stored_cluster is not None and joins and member.stored_cluster != name:
                 assignment.moved[member.id] = name
     return assignment
 

@@ -54,6 +54,14 @@ def test_stored_stories_that_the_clusterer_now_parts_keep_their_names():
     assert named.clusters == {"s1": "s1", "s2": "s1"} and named.moved == {}
 
 
+
+def test_a_stored_copy_grouped_away_from_its_story_does_not_carry_the_name_to_tonights_texts():
+    members = {f"x{n}": StoryMember(f"x{n}", seen(23 + n), stored_cluster="x1") for n in (1, 2, 3)}
+    members["tonight"] = StoryMember("tonight", seen(27))
+    named = name_stories({"x1": "g", "x2": "g", "x3": "h", "tonight": "h"}, members)
+    assert named.clusters == {"x1": "x1", "x2": "x1", "x3": "x1", "tonight": "tonight"}
+    assert (named.moved, named.renamed, named.merges) == ({}, {}, 0)
+
 # --- nights through the engine -----------------------------------------------------------------
 
 TEXTS = {row["doc_id"]: row["text"] for row in
