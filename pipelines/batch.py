@@ -561,11 +561,12 @@ def process_archive(
         kept, records = _latest_copies(partials)
 
         def batch_features() -> Iterator[tuple[str, StoryFeatures]]:
-            """What the workers computed for clustering, of the records that are indexed."""
+            """What the workers computed for clustering, of the records that are indexed (by the ids
+            the members hold: the clusterer keeps them, and one string of each id is enough)."""
             for number, (_, _, features) in enumerate(partials):
                 for line, entry in enumerate(_merged_features(features)):
-                    if line in kept[number]:
-                        yield entry[0].id, entry[1]
+                    if (copy := kept[number].get(line)) is not None:
+                        yield copy.member.id, entry[1]
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
         assignment = (cluster_batch(_kept_members(kept), batch_features, stored_stories, settings.story_window_days)
