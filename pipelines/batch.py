@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 import pickle
+import re
 import tempfile
 import uuid
 from collections import Counter
@@ -47,7 +48,6 @@ from pipelines.stories import (
     STORED_FIELDS,
     StoryAssignment,
     StoryMember,
-    StoryStore,
     cluster_batch,
     first_seen,
     stored_member,
@@ -322,8 +322,8 @@ def _story_member(article: Article) -> StoryMember:
 
 
 def _features_path(partial: Path) -> Path:
-    """Beside a partial file of records: one pickled (StoryMember, StoryFeatures) per line of it,
-    None for an error record."""
+    """Beside a share's partial file of records: one pickled (position, (StoryMember, StoryFeatures))
+    per line of it, (position, None) for an error record."""
     return partial.with_name(f"{partial.name}.features")
 
 
@@ -362,8 +362,9 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: Path, workers: int,
                 dead: dict[str, list[dict]], summary: BatchSummary,
-                progress: ProgressCallback, story_features: bool) -> list[tuple[WarcFile, Path]]:
-    """Every response of every WARC file into a local partial file of records per WARC file.
+                progress: ProgressCallback, story_features: bool) -> list[tuple[WarcFile, Path, list[Path]]]:
+    """Every response of every WARC file into a local partial file of records per WARC file, with
+    its shares' features files (read in record order by :func:`_merged_features`).
 
     With several workers, each file is split into one share per worker, run in worker processes
     (forked from a fresh server process: nothing of this process is shared but the arguments),
@@ -393,9 +394,8 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
             (entry for part in parts for entry in part.dead), key=lambda entry: entry[0]))
         partial = tmp / f"{number}-{warc.stem}.jsonl"
         _merge_shares([part.share.partial for part in parts], partial)
-        if story_features:
-            _merge_features([_features_path(part.share.partial) for part in parts], _features_path(partial))
-        partials.append((warc, partial))
+        partials.append((warc, partial, [_features_path(part.share.partial) for part in parts] if story_features
+                         else []))
     return partials
 
 
@@ -410,13 +410,11 @@ def _merge_shares(paths: list[Path], merged: Path) -> None:
         path.unlink()
 
 
-def _merge_features(paths: list[Path], merged: Path) -> None:
-    """The shares' (position, entry) pickles, in position order and without the position, into one file."""
-    with merged.open("wb") as out:
-        for _, entry in heapq.merge(*map(_pickled, paths), key=lambda entry: entry[0]):
-            pickle.dump(entry, out, protocol=pickle.HIGHEST_PROTOCOL)
-    for path in paths:
-        path.unlink()
+def _merged_features(paths: list[Path]) -> Iterator:
+    """The entries of the shares' (position, entry) pickles in position order: one per line of the
+    merged partial file. Merged as read, so no entry is unpickled and pickled again."""
+    for _, entry in heapq.merge(*map(_pickled, paths), key=lambda entry: entry[0]):
+        yield entry
 
 
 def _process_response(item: ArchivedResponse, warc: WarcFile, profile: SourceProfile) -> Article:
@@ -433,17 +431,34 @@ def _read_partial(path: Path | str) -> Iterator[Article]:
             yield Article.model_validate_json(line)
 
 
-def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> tuple[dict[str, tuple[int, int]], int]:
-    """Record id -> (file number, line number) of the copy that is indexed, and how many
-    records (copies, errors not counted) the files hold.
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """What the batch's tail needs of a record that is indexed, so it reads no record again
+    before writing it."""
+
+    member: StoryMember
+    status: RecordStatus
+    language: str | None
+    agency: str | None
+
+    @classmethod
+    def of(cls, article: Article) -> _Copy:
+        return cls(_story_member(article), article.status, article.language,
+                   article.attribution.agency_id if article.attribution else None)
+
+
+def _latest_copies(partials: list[tuple]) -> tuple[list[dict[int, _Copy]], int]:
+    """Of each file (the first two items of each of `partials`: WarcFile, path or URL), line
+    number -> the record on it that is indexed, in line order; and how many records (copies,
+    errors not counted) the files hold.
 
     One article can be archived twice in a batch (a killed crawl crawled again, two URLs with one
     canonical); the latest crawl wins, ties broken by crawl run and position, so every run over
     the same files picks the same copy.
     """
-    best: dict[str, tuple[tuple, tuple[int, int]]] = {}
+    best: dict[str, tuple[tuple, int, int, _Copy]] = {}
     records = 0
-    for number, (warc, partial) in enumerate(partials):
+    for number, (warc, partial, *_) in enumerate(partials):
         for line, article in enumerate(_read_partial(partial)):
             if article.status == RecordStatus.ERROR:
                 continue
@@ -451,16 +466,43 @@ def _latest_copies(partials: list[tuple[WarcFile, Path | str]]) -> tuple[dict[st
             crawled = article.crawled_at.astimezone(UTC).isoformat() if article.crawled_at else ""
             key = (crawled, warc.run_id, warc.url, line)
             if article.id not in best or key > best[article.id][0]:
-                best[article.id] = (key, (number, line))
-    return {record_id: place for record_id, (_, place) in best.items()}, records
+                best[article.id] = (key, number, line, _Copy.of(article))
+    kept: list[dict[int, _Copy]] = [{} for _ in partials]
+    for _, number, line, copy in sorted(best.values(), key=lambda entry: entry[1:3]):
+        kept[number][line] = copy
+    return kept, records
 
 
-def _kept(partials: list[tuple[WarcFile, Path | str]], winners: dict[str, tuple[int, int]],
-          number: int) -> Iterator[Article]:
+def _kept_ids(kept: list[dict[int, _Copy]]) -> Iterator[str]:
+    return (copy.member.id for lines in kept for copy in lines.values())
+
+
+def _kept_members(kept: list[dict[int, _Copy]]) -> dict[str, StoryMember]:
+    """What naming a story needs of each record indexed, by id, in file and line order."""
+    return {copy.member.id: copy.member for lines in kept for copy in lines.values()}
+
+
+def _kept(partials: list[tuple], kept: list[dict[int, _Copy]], number: int) -> Iterator[Article]:
     """The records of one file that are indexed: no errors, no superseded copies."""
     for line, article in enumerate(_read_partial(partials[number][1])):
-        if article.status != RecordStatus.ERROR and winners.get(article.id) == (number, line):
+        if line in kept[number]:
             yield article
+
+
+_STORY_CLUSTER = re.compile(r'"story_cluster":(?:null|"(?:[^"\\]|\\.)*"),')
+"""The field in a line of Article.model_dump_json: the first such key, because a quote inside a
+string value is escaped and no nested model has the field."""
+
+
+def _with_story_cluster(line: str, name: str) -> str:
+    """A record's JSON line (model_dump_json) with its story_cluster set: the bytes model_dump_json
+    gives, without validating and dumping the whole record again (json.dumps without ensure_ascii
+    escapes a string as pydantic does)."""
+    updated, found = _STORY_CLUSTER.subn(lambda _: f'"story_cluster":{json.dumps(name, ensure_ascii=False)},',
+                                         line, count=1)
+    if not found:
+        raise ValueError("a processed record without its story_cluster field")
+    return updated
 
 
 def _engine_for(settings: Settings, target_index: str | None):
@@ -515,39 +557,44 @@ def process_archive(
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
         partials = _first_pass(warcs, profiles, Path(tmp), _worker_count(settings, warcs, workers),
                                dead, summary, progress, story_features=stories)
-        winners, records = _latest_copies(partials)
+        kept, records = _latest_copies(partials)
 
-        def batch_features() -> Iterator[tuple[StoryMember, StoryFeatures]]:
-            """What the workers computed for clustering, of the records that are indexed (as _kept)."""
-            for number, (_, partial) in enumerate(partials):
-                for line, entry in enumerate(_pickled(_features_path(partial))):
-                    if entry is not None and winners.get(entry[0].id) == (number, line):
-                        yield entry
+        def batch_features() -> Iterator[tuple[str, StoryFeatures]]:
+            """What the workers computed for clustering, of the records that are indexed (by the ids
+            the members hold: the clusterer keeps them, and one string of each id is enough)."""
+            for number, (_, _, features) in enumerate(partials):
+                for line, entry in enumerate(_merged_features(features)):
+                    if (copy := kept[number].get(line)) is not None:
+                        yield copy.member.id, entry[1]
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
-        assignment = (_stories_of(batch_features, stored_stories, settings.story_window_days) if stories
-                      else StoryAssignment(clusters={article_id: article_id for article_id in winners}))
+        assignment = (cluster_batch(_kept_members(kept), batch_features, stored_stories, settings.story_window_days)
+                      if stories
+                      else StoryAssignment(clusters={article_id: article_id for article_id in _kept_ids(kept)}))
         clusters = assignment.clusters
         summary.story_merges = assignment.merges
-        summary.story_clusters = len({clusters[article_id] for article_id in winners})
+        summary.story_clusters = len({clusters[article_id] for article_id in _kept_ids(kept)})
 
-        def finished_records() -> Iterator[Article]:
-            for number, (warc, _) in enumerate(partials):
+        def finished_records() -> Iterator[str]:
+            """The JSON line of each record indexed, as written to its processed file."""
+            for number, (warc, partial, _) in enumerate(partials):
                 out_path = processed_path(settings, warc)
-                with _replaced(out_path) as out:
-                    for article in _kept(partials, winners, number):
-                        article.story_cluster = clusters[article.id]
-                        out.write(article.model_dump_json() + "\n")
-                        _count(summary, article)
+                with _replaced(out_path) as out, partial.open(encoding="utf-8") as lines:
+                    for line, record in enumerate(lines):
+                        if (copy := kept[number].get(line)) is None:
+                            continue
+                        record = _with_story_cluster(record, clusters[copy.member.id])
+                        out.write(record)
+                        _count(summary, copy)
                         progress("indexed", 1)
-                        yield article
+                        yield record
                 summary.outputs.append(out_path)
 
         if engine is None:
             for _ in finished_records():
                 pass
         else:
-            result = engine.bulk_upsert(finished_records(), index=target_index)
+            result = engine.bulk_upsert(map(Article.model_validate_json, finished_records()), index=target_index)
             summary.indexed = result.indexed
             if target_index is None and (building := engine.version_being_built()):
                 # A rebuild copied the serving index before these records existed; without this
@@ -561,7 +608,7 @@ def process_archive(
                 # Only once tonight's articles are in: a story may now be named after one of them.
                 # With some pending, the retry's window finds these articles again and renames them.
                 summary.stories_renamed = stored_stories.rename(assignment.renames)
-        summary.superseded = records - len(winners)
+        summary.superseded = records - sum(map(len, kept))
 
     for warc in warcs:
         _write_dead_letters(settings, warc, dead[warc.url])
@@ -573,14 +620,6 @@ def process_archive(
         if summary.also_indexed_into:
             engine.refresh(summary.also_indexed_into)
     return summary.as_dict()
-
-
-def _stories_of(batch: Callable[[], Iterator[tuple[StoryMember, str | StoryFeatures]]], store: StoryStore | None,
-                window_days: int) -> StoryAssignment:
-    """The stories of a batch (each article's member and its story text or StoryFeatures, read
-    twice) with those of the store around it."""
-    return cluster_batch({member.id: member for member, _ in batch()},
-                         lambda: ((member.id, text) for member, text in batch()), store, window_days)
 
 
 def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index: str | None = None) -> dict:
@@ -605,15 +644,14 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
         return summary.as_dict() | {"stories_reassigned": 0, "outputs_rewritten": 0}
     engine = SearchEngine.connect(settings)
     engine.check_health()
-    winners, _ = _latest_copies(outputs)
+    kept, _ = _latest_copies(outputs)
 
-    def batch_articles() -> Iterator[Article]:
+    def batch_texts() -> Iterator[tuple[str, str]]:
         for number in range(len(outputs)):
-            yield from _kept(outputs, winners, number)
+            yield from ((article.id, story_text(article)) for article in _kept(outputs, kept, number))
 
     store = IndexedStories(engine, target_index)
-    assignment = _stories_of(lambda: ((_story_member(article), story_text(article)) for article in batch_articles()),
-                             store, settings.story_window_days)
+    assignment = cluster_batch(_kept_members(kept), batch_texts, store, settings.story_window_days)
     copies = Counter(article.id for _, url in outputs for article in _read_partial(url))
     latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
     named: dict[str, dict] = {}
@@ -621,10 +659,10 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     for number, (_, url) in enumerate(outputs):
         for line, article in enumerate(_read_partial(url)):
             story = assignment.clusters[article.id]
-            if winners[article.id] != (number, line):
+            if line not in kept[number]:
                 changed_files.add(number)  # a superseded copy leaves this file
                 continue
-            _count(summary, article)
+            _count(summary, kept[number][line])
             if article.story_cluster != story:
                 changed_files.add(number)
             if copies[article.id] > 1:
@@ -640,15 +678,15 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     for number in sorted(changed_files):
         url = outputs[number][1]
         records = [article.model_copy(update={"story_cluster": assignment.clusters[article.id]})
-                   for article in _kept(outputs, winners, number)]
+                   for article in _kept(outputs, kept, number)]
         with _replaced(url) as out:
             out.writelines(article.model_dump_json() + "\n" for article in records)
     summary.stories_renamed = store.rename(assignment.renames) if assignment.renames else 0
     for index in targets:
         engine.refresh(index)
-    summary.story_clusters = len({assignment.clusters[article_id] for article_id in winners})
+    summary.story_clusters = len({assignment.clusters[article_id] for article_id in _kept_ids(kept)})
     summary.story_merges = assignment.merges
-    summary.superseded = sum(copies.values()) - len(winners)
+    summary.superseded = sum(copies.values()) - sum(map(len, kept))
     return summary.as_dict() | {"stories_reassigned": len(named), "outputs_rewritten": len(changed_files)}
 
 
@@ -733,16 +771,16 @@ def _read_outputs(paths: list[str]) -> Iterator[Article]:
                 yield Article.model_validate_json(line)
 
 
-def _count(summary: BatchSummary, article: Article) -> None:
+def _count(summary: BatchSummary, copy: _Copy) -> None:
     summary.records += 1
-    if article.status == RecordStatus.FLAGGED:
+    if copy.status == RecordStatus.FLAGGED:
         summary.flagged += 1
     else:
         summary.ok += 1
-    summary.languages[article.language or "und"] += 1
-    if article.attribution:
+    summary.languages[copy.language or "und"] += 1
+    if copy.agency is not None:
         summary.attributed += 1
-        summary.agencies[article.attribution.agency_id] += 1
+        summary.agencies[copy.agency] += 1
 
 
 def _write_dead_letters(settings: Settings, warc: WarcFile, dead: list[dict]) -> None:

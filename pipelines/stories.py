@@ -37,7 +37,7 @@ STORED_FIELDS = ["id", "title", "body", "published_at", "crawled_at", "story_clu
 """What the window query reads of each stored article."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoryMember:
     """What naming a story needs to know of one article (its text goes to the clusterer only)."""
 

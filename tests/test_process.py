@@ -279,3 +279,17 @@ def test_nightly_processing_during_a_rebuild_reaches_the_new_version_too(engine_
 
     assert [hit.id for hit in search_articles(engine, "إدلب")] == [SEED_ID]
     assert engine.version_being_built() is None
+
+
+@pytest.mark.parametrize("name", ["0f" * 16, 'a "quoted"\\ name\n\u200c\x01 خبر'])
+def test_setting_a_story_cluster_on_a_json_line_gives_the_bytes_model_dump_json_gives(name):
+    from kernel.records import Article, Attribution
+
+    article = Article(id="1" * 32, url="https://example.com/a", canonical_url="https://example.com/a",
+                      title='"story_cluster":null, in a title', body='{"story_cluster":"x",} \\" \u2028 وكالة',
+                      attribution=Attribution(agency_id="spa", name_ar="واس", name_en="SPA", evidence="(واس)",
+                                              position=0, rule="trailer", confidence=0.9),
+                      story_cluster="2" * 32 if name.isalnum() else None)
+    line = article.model_dump_json() + "\n"
+    expected = article.model_copy(update={"story_cluster": name}).model_dump_json() + "\n"
+    assert batch._with_story_cluster(line, name) == expected
