@@ -156,16 +156,27 @@ def _stem(word: str) -> str:
 
 
 # News repeats its words: most words of a text were stemmed and hashed for an earlier text. The
-# cache is bounded: it holds the words of a few hundred articles.
-@lru_cache(maxsize=1 << 15)
+# cache is a plain dict (cheaper per call than lru_cache), bounded by clearing it when it holds
+# the words of about a thousand articles.
+_STEMMED_WORDS = 1 << 16
+_stemmed_cache: dict[str, tuple[bytes, int]] = {}
+
+
 def _stemmed(word: str) -> tuple[bytes, int]:
     """A matching-normalised word's stem (UTF-8) and the stem's CRC-32 (its word-profile hash)."""
-    stem = _stem(word).encode("utf-8")
-    return stem, zlib.crc32(stem)
+    known = _stemmed_cache.get(word)
+    if known is None:
+        if len(_stemmed_cache) >= _STEMMED_WORDS:
+            _stemmed_cache.clear()
+        stem = _stem(word).encode("utf-8")
+        known = _stemmed_cache[word] = (stem, zlib.crc32(stem))
+    return known
 
 
-def _stems(normalized: str) -> list[tuple[bytes, int]]:
-    return [_stemmed(word) for word in normalized.split()]
+def _distinct_stems(words: list[str]) -> list[tuple[bytes, int]]:
+    """The stems of the distinct words, in the order the words first occur: each word is
+    stemmed once however often the text repeats it."""
+    return [_stemmed(word) for word in dict.fromkeys(words)]
 
 
 @lru_cache(maxsize=1)
@@ -201,7 +212,7 @@ def _signature(stems: list[tuple[bytes, int]]) -> LeanMinHash | None:
 
 def minhash_signature(text: str) -> LeanMinHash | None:
     """Compact MinHash of the text's (stemmed) word set; None when the text is too short to compare."""
-    return _signature(_stems(normalize_for_matching(text)))
+    return _signature(_distinct_stems(normalize_for_matching(text).split()))
 
 
 @dataclass(frozen=True)
@@ -217,14 +228,16 @@ def _first_distinct_sorted(hashes: list[int], limit: int) -> array:
     return array("I", sorted(list(dict.fromkeys(hashes))[:limit]))
 
 
-def _profile(hashes: list[int]) -> WordProfile:
-    """The profile of a text's word hashes, in text order."""
+def _profile(hashes: list[int], lead_hashes: list[int]) -> WordProfile:
+    """The profile of a text's word hashes in text order (or its distinct ones in the order they
+    first occur: the same profile) and of its first LEAD_WORDS words' hashes."""
     return WordProfile(words=_first_distinct_sorted(hashes, PROFILE_WORDS),
-                       lead=_first_distinct_sorted(hashes[:LEAD_WORDS], LEAD_WORDS))
+                       lead=_first_distinct_sorted(lead_hashes, LEAD_WORDS))
 
 
 def word_profile(words: list[str]) -> WordProfile:
-    return _profile([zlib.crc32(word.encode("utf-8")) for word in words])
+    hashes = [zlib.crc32(word.encode("utf-8")) for word in words]
+    return _profile(hashes, hashes[:LEAD_WORDS])
 
 
 @dataclass(frozen=True)
@@ -241,11 +254,13 @@ class StoryFeatures:
 
 def story_features(text: str) -> StoryFeatures:
     normalized = normalize_for_matching(text)  # once, for the words and the exact key
-    stems = _stems(normalized)
+    words = normalized.split()
+    stems = _distinct_stems(words)
     signature = _signature(stems)
     if signature is None:
         return StoryFeatures(None, None, None)
-    return StoryFeatures(_digest(normalized), signature, _profile([crc for _, crc in stems]))
+    lead = [_stemmed(word)[1] for word in words[:LEAD_WORDS]]
+    return StoryFeatures(_digest(normalized), signature, _profile([crc for _, crc in stems], lead))
 
 
 @dataclass(frozen=True)
