@@ -199,6 +199,9 @@ def _citation_patterns(agencies: list[Agency]) -> tuple[re.Pattern, ...]:
     )
 
 
+_LOOKUPS_KEPT = 1 << 15
+
+
 @dataclass(frozen=True)
 class Gazetteer:
     agencies: dict[str, Agency]
@@ -207,6 +210,9 @@ class Gazetteer:
     citation_patterns: tuple[re.Pattern, ...]
     letters: dict[str, str] = field(default_factory=dict)
     """Spelled-out abbreviations by their letters alone ("افب" for أ ف ب): how "أف ب", "أ.ف ب" are found."""
+    _lookups: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    """:meth:`lookup_folded`'s answers: the tagger looks up the same segments ("واس", a dateline's
+    city) in text after text. Bounded by clearing."""
 
     @classmethod
     def from_agencies(cls, table: tuple[Agency, ...]) -> "Gazetteer":
@@ -233,7 +239,14 @@ class Gazetteer:
 
     def lookup_folded(self, folded: str) -> str | None:
         """:meth:`lookup` of a text already folded (the tagger's lines): it is not folded again."""
-        key = _folded_key(folded)
+        lookups = self._lookups
+        if folded not in lookups:
+            if len(lookups) >= _LOOKUPS_KEPT:
+                lookups.clear()
+            lookups[folded] = self._lookup_key(_folded_key(folded))
+        return lookups[folded]
+
+    def _lookup_key(self, key: str) -> str | None:
         if agency_id := self.terms.get(key):
             return agency_id
         return self.letters.get(_spelled_letters(key) or "")
