@@ -311,8 +311,7 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
                 summary.error_reasons[(article.error or "error").split(":")[0]] += 1
             out.write(f"{position}\t{line}")
             if features is not None:
-                entry = (None if article.status == RecordStatus.ERROR
-                         else (_story_member(article), story_features(story_text(article))))
+                entry = None if article.status == RecordStatus.ERROR else story_features(story_text(article))
                 pickle.dump((position, entry), features, protocol=pickle.HIGHEST_PROTOCOL)
     return _ShareResult(share, summary, dead)
 
@@ -322,8 +321,8 @@ def _story_member(article: Article) -> StoryMember:
 
 
 def _features_path(partial: Path) -> Path:
-    """Beside a share's partial file of records: one pickled (position, (StoryMember, StoryFeatures))
-    per line of it, (position, None) for an error record."""
+    """Beside a share's partial file of records: one pickled (position, StoryFeatures) per line of
+    it, (position, None) for an error record (the record's StoryMember is read from the record)."""
     return partial.with_name(f"{partial.name}.features")
 
 
@@ -565,7 +564,7 @@ def process_archive(
             for number, (_, _, features) in enumerate(partials):
                 for line, entry in enumerate(_merged_features(features)):
                     if (copy := kept[number].get(line)) is not None:
-                        yield copy.member.id, entry[1]
+                        yield copy.member.id, entry
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
         assignment = (cluster_batch(_kept_members(kept), batch_features, stored_stories, settings.story_window_days)
