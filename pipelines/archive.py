@@ -34,12 +34,14 @@ class ArchivedResponse:
 
 @dataclass(frozen=True)
 class UnreadableRecord:
-    """A part of a WARC file that could not be read; it goes to the dead-letter file."""
+    """A part of a WARC file that could not be read, or a response whose body cannot be decoded;
+    it goes to the dead-letter file."""
 
     warc_file: str
     record_id: str
     offset: int
     reason: str
+    url: str = ""
 
 
 def _payload(record) -> bytes:
@@ -53,11 +55,17 @@ def _payload(record) -> bytes:
     return record.content_stream().read()
 
 
+def _offset(iterator: ArchiveIterator) -> int:
+    return iterator.offset if hasattr(iterator, "offset") else -1
+
+
 def iter_responses(warc_url: str) -> Iterator[ArchivedResponse | UnreadableRecord]:
     """Every archived response of one WARC file with its crawler metadata.
 
     A damaged part yields an :class:`UnreadableRecord` instead of stopping the batch; reading ends
-    there because a gzip stream cannot be resynchronised after a broken member.
+    there because a gzip stream cannot be resynchronised after a broken member. A response whose
+    br body does not decode is one such record too, and reading goes on: the file itself is whole.
+    (warcio answers a gzip or deflate body that does not decode with the bytes it could read.)
     """
     pending: dict[str, ArchivedResponse] = {}
     with open_url(warc_url, "rb") as stream:
@@ -68,13 +76,20 @@ def iter_responses(warc_url: str) -> Iterator[ArchivedResponse | UnreadableRecor
                 record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
                 if rtype == "response":
                     http = record.http_headers
+                    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                    try:
+                        body = _payload(record)
+                    except brotli.error as exc:
+                        yield UnreadableRecord(warc_file=warc_url, record_id=record_id, offset=_offset(iterator),
+                                               reason=f"undecodable body (Content-Encoding br): {exc}", url=url)
+                        continue
                     response = ArchivedResponse(
                         warc_file=warc_url,
                         record_id=record_id,
-                        url=record.rec_headers.get_header("WARC-Target-URI") or "",
+                        url=url,
                         status=int(http.get_statuscode()) if http else 0,
                         content_type=http.get_header("Content-Type") if http else None,
-                        body=_payload(record),
+                        body=body,
                         crawled_at=parse_iso_datetime(record.rec_headers.get_header("WARC-Date")),
                     )
                     pending[record_id] = response
@@ -94,6 +109,6 @@ def iter_responses(warc_url: str) -> Iterator[ArchivedResponse | UnreadableRecor
             yield UnreadableRecord(
                 warc_file=warc_url,
                 record_id="",
-                offset=iterator.offset if hasattr(iterator, "offset") else -1,
+                offset=_offset(iterator),
                 reason=f"unreadable WARC data: {exc.__class__.__name__}: {exc}",
             )

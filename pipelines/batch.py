@@ -286,7 +286,7 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
             if position % share.strides != share.stride:
                 continue
             if isinstance(item, UnreadableRecord):
-                dead.append((position, _dead_letter(item, item.reason)))
+                dead.append((position, _dead_letter(item, item.reason, item.url)))
                 summary.unreadable += 1
                 summary.error_reasons["unreadable_warc"] += 1
                 continue

@@ -198,6 +198,26 @@ def test_poison_records_are_dead_letters_or_warned_records_never_a_failed_batch(
     assert "canonical_url_invalid_ignored" in records[article_id(spa_url(100306))]["warnings"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_body_that_does_not_decode_is_one_dead_letter_and_the_rest_of_its_file_is_processed(data_settings,
+                                                                                            workers):
+    """A br body that is not brotli raised out of the WARC reader and took the whole file (every
+    worker's share) down with it."""
+    import brotli
+
+    pages = spa_pages(range(100400, 100403))
+    pages[1] = FakePage(spa_url(100401), b"\x8b\x02not brotli at all", content_encoding="br")
+    pages.append(FakePage(spa_url(100403), brotli.compress(article_html(100403)), content_encoding="br"))
+    warc = night(data_settings, 27, pages)
+    summary = batch.process_archive(data_settings.model_copy(update={"process_workers": workers}), index=False)
+    assert processed_ids(summary) == ids([100400, 100402, 100403])
+    [(_, dead)] = batch.dead_letters(data_settings).items()
+    assert [(d["url"], d["warc_file"]) for d in dead] == [(spa_url(100401), str(warc))]
+    assert dead[0]["reason"].startswith("undecodable body (Content-Encoding br)")
+    assert dead[0]["warc_record_id"].startswith("<urn:uuid:")
+    assert batch.unprocessed_warc_files(data_settings) == []  # every record is a record or a dead letter
+
+
 def test_canonical_links_are_trusted_only_when_plausible_for_the_page(data_settings):
     home = [FakePage(spa_url(n), article_html(n, canonical=f"{SPA}/")) for n in range(100400, 100420)]
     night(data_settings, 27, home + spa_pages([100500]))

@@ -20,6 +20,7 @@ class FakePage:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     listed_published_at: datetime | None = None  # the feed/sitemap date the crawler recorded
+    content_encoding: str | None = None  # `body` is then the bytes as sent in that encoding
 
 
 def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str, pages: list[FakePage],
@@ -30,7 +31,8 @@ def write_warc(archive_root: Path, source_id: str, crawl_day: date, run_id: str,
     archive = WarcArchive(warc_url, {"software": "newswire tests"})
     for page in pages:
         exchange = HttpExchange(method="GET", url=page.url, request_headers=[], protocol="HTTP/1.1",
-                                status=page.status, response_headers=[("Content-Type", page.content_type)],
+                                status=page.status, response_headers=[("Content-Type", page.content_type)] + (
+                                    [("Content-Encoding", page.content_encoding)] if page.content_encoding else []),
                                 body=page.body, fetched_at=fetched_at)
         archive.write(ArchivedPage(source_id=source_id, requested_url=page.url, final_url=page.url, redirects=[],
                                    discovered_via="rss",
