@@ -20,8 +20,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
@@ -232,7 +233,7 @@ def _replaced(url: str) -> Iterator[IO[str]]:
             fs.rm(temporary)
 
 
-def _dead_letter(response: ArchivedResponse | UnreadableRecord, reason: str, url: str = "") -> dict:
+def _dead_letter(response: ArchivedResponse | UnreadableRecord | _StartedRecord, reason: str, url: str = "") -> dict:
     return {"reason": reason, "warc_file": response.warc_file, "warc_record_id": response.record_id,
             "url": url, "offset": getattr(response, "offset", None),
             "at": datetime.now(UTC).isoformat()}
@@ -263,6 +264,20 @@ class _Share:
     story_features: bool
     """Also compute each record's StoryFeatures into the partial's features file (see
     :func:`_features_path`): the per-article part of story clustering, done in the workers."""
+    skipped: frozenset[int] = frozenset()
+    """Positions left out: records that killed the worker (:func:`_share_without_killers`)."""
+    started_log: Path | None = None
+    """Where each record's position, id and URL is noted (flushed) before it is processed, so
+    that the record a worker died on is known."""
+
+
+@dataclass(frozen=True)
+class _StartedRecord:
+    """A record as a share's started log names it."""
+
+    warc_file: str
+    record_id: str
+    url: str
 
 
 @dataclass
@@ -282,8 +297,9 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
     with ExitStack() as files:
         out = files.enter_context(share.partial.open("w", encoding="utf-8"))
         features = files.enter_context(_features_path(share.partial).open("wb")) if share.story_features else None
+        started = files.enter_context(share.started_log.open("a", encoding="utf-8")) if share.started_log else None
         for position, item in enumerate(iter_responses(warc.url)):
-            if position % share.strides != share.stride:
+            if position % share.strides != share.stride or position in share.skipped:
                 continue
             if isinstance(item, UnreadableRecord):
                 dead.append((position, _dead_letter(item, item.reason, item.url)))
@@ -296,6 +312,9 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
                 dead.append((position, _dead_letter(item, f"http status {item.status}", item.url)))
                 summary.error_reasons["http_status"] += 1
                 continue
+            if started is not None:
+                started.write(f"{position}\t{item.record_id}\t{item.url}\n")
+                started.flush()
             try:
                 article = _process_response(item, warc, profile)
                 line = article.model_dump_json() + "\n"
@@ -375,11 +394,21 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
     if workers == 1:
         results = [_process_share(share, profiles, progress) for share in shares]
     else:
-        results = []
+        results, lost = [], []
         with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
-            for future in as_completed([pool.submit(_process_share, share, profiles) for share in shares]):
-                results.append(future.result())
+            futures = {pool.submit(_process_share, share, profiles): share for share in shares}
+            for future in as_completed(futures):
+                try:
+                    results.append(future.result())
+                except BrokenProcessPool:  # a worker died: every share not finished is lost with it
+                    lost.append(futures[future])
+                    continue
                 progress("records", results[-1].summary.responses)
+        for share in sorted(lost, key=lambda share: share.partial.name):
+            log.warning("a worker died before finishing %s (share %d); taking it again in a worker of its own",
+                        share.warc.url, share.stride)
+            results.append(_share_without_killers(share, profiles))
+            progress("records", results[-1].summary.responses)
     by_file: dict[str, list[_ShareResult]] = {}
     for result in sorted(results, key=lambda r: r.share.stride):
         by_file.setdefault(result.share.warc.url, []).append(result)
@@ -396,6 +425,53 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
         partials.append((warc, partial, [_features_path(part.share.partial) for part in parts] if story_features
                          else []))
     return partials
+
+
+KILLED_WORKER = "processing killed its worker process"
+MAX_UNEXPLAINED_DEATHS = 3
+"""Deaths of a share's worker in a row, each on another record, before the batch fails: the
+machine is killing workers (memory), not a page."""
+
+
+def _share_without_killers(share: _Share, profiles: dict[str, SourceProfile]) -> _ShareResult:
+    """A share whose worker died, run again in a worker of its own that notes each record before
+    processing it. A record the worker dies on twice in a row is a dead letter (a page that
+    crashes the parser or exhausts memory would take every night's batch down) and the share runs
+    again without it; a worker killed once from outside (an operator, the OOM killer) costs
+    only the run again. A worker that dies before starting any record is the machine's fault:
+    the batch fails."""
+    log_path = share.partial.with_name(share.partial.name + ".started")
+    killers: dict[int, dict] = {}
+    suspect, unexplained = None, 0
+    while True:
+        log_path.write_text("")
+        attempt = replace(share, skipped=frozenset(killers), started_log=log_path)
+        with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context()) as pool:
+            try:
+                result = pool.submit(_process_share, attempt, profiles).result()
+            except BrokenProcessPool as died:
+                lines = log_path.read_text(encoding="utf-8").splitlines()
+                if not lines:
+                    raise BrokenProcessPool(f"the worker for {share.warc.url} died before its first record") from died
+                position, record_id, url = lines[-1].split("\t", 2)
+                if suspect != position:
+                    # once may be a kill from outside: run again before blaming the record
+                    suspect, unexplained = position, unexplained + 1
+                    if unexplained > MAX_UNEXPLAINED_DEATHS:
+                        raise BrokenProcessPool(f"workers for {share.warc.url} keep dying, each time on another "
+                                                "record") from died
+                    continue
+                log.error("record %s (%s) of %s killed its worker twice: dead letter", record_id, url, share.warc.url)
+                killers[int(position)] = _dead_letter(_StartedRecord(share.warc.url, record_id, url), KILLED_WORKER, url)
+                suspect, unexplained = None, 0
+                continue
+        log_path.unlink()
+        result.dead.extend(killers.items())
+        result.summary.responses += len(killers)
+        result.summary.errors += len(killers)
+        if killers:
+            result.summary.error_reasons[KILLED_WORKER] += len(killers)
+        return result
 
 
 def _merge_shares(paths: list[Path], merged: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,13 +210,71 @@ def test_a_body_that_does_not_decode_is_one_dead_letter_and_the_rest_of_its_file
     pages[1] = FakePage(spa_url(100401), b"\x8b\x02not brotli at all", content_encoding="br")
     pages.append(FakePage(spa_url(100403), brotli.compress(article_html(100403)), content_encoding="br"))
     warc = night(data_settings, 27, pages)
-    summary = batch.process_archive(data_settings.model_copy(update={"process_workers": workers}), index=False)
+    summary = batch.process_archive(data_settings, index=False, workers=workers)
     assert processed_ids(summary) == ids([100400, 100402, 100403])
     [(_, dead)] = batch.dead_letters(data_settings).items()
     assert [(d["url"], d["warc_file"]) for d in dead] == [(spa_url(100401), str(warc))]
     assert dead[0]["reason"].startswith("undecodable body (Content-Encoding br)")
     assert dead[0]["warc_record_id"].startswith("<urn:uuid:")
     assert batch.unprocessed_warc_files(data_settings) == []  # every record is a record or a dead letter
+
+
+KILLS_ITS_WORKER = b"<!-- kills its worker -->"
+
+
+def _share_with_deadly_pages(share, profiles):
+    """``batch._process_share`` in a worker where a page holding KILLS_ITS_WORKER kills the process
+    with SIGKILL, as a parser crash or the OOM killer would; when the page also names a flag file
+    (``<!-- once: PATH -->``), only the first time, as an operator's kill would."""
+    from pipelines import batch as worker_batch
+
+    process_response = worker_batch._process_response
+
+    def deadly(item, warc, profile):
+        if KILLS_ITS_WORKER in item.body:
+            once = re.search(rb"<!-- once: (\S+) -->", item.body)
+            if once is None or not Path(once.group(1).decode()).exists():
+                if once is not None:
+                    Path(once.group(1).decode()).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return process_response(item, warc, profile)
+
+    worker_batch._process_response = deadly
+    return worker_batch._process_share(share, profiles)
+
+
+def test_a_page_that_kills_its_worker_is_one_dead_letter_and_the_rest_of_the_batch_is_processed(
+        data_settings, monkeypatch):
+    monkeypatch.setattr(batch, "_process_share", _share_with_deadly_pages)
+    pages = spa_pages(range(100500, 100506))
+    pages[3] = FakePage(spa_url(100503), article_html(100503, body_extra=KILLS_ITS_WORKER.decode()))
+    warc = night(data_settings, 27, pages)
+    other = night(data_settings, 28, spa_pages(range(100510, 100513)))
+    summary = batch.process_archive(data_settings, index=False, workers=2)
+    assert processed_ids(summary) == ids([100500, 100501, 100502, 100504, 100505, 100510, 100511, 100512])
+    assert (summary["responses"], summary["errors"], summary["dead_letter"]) == (9, 1, 1)
+    dead = batch.dead_letters(data_settings)
+    assert list(dead) == [batch.dead_letter_path(data_settings, parse_warc_path(str(warc)))]
+    [letter] = next(iter(dead.values()))
+    assert (letter["reason"], letter["url"], letter["warc_file"]) == (batch.KILLED_WORKER, spa_url(100503), str(warc))
+    assert letter["warc_record_id"].startswith("<urn:uuid:")
+    assert batch.unprocessed_warc_files(data_settings) == []  # both files are done
+    assert not list(Path(data_settings.processed).rglob("*.started"))
+    assert other.exists() and warc.exists()
+
+
+def test_a_worker_killed_once_from_outside_costs_no_article(data_settings, monkeypatch, tmp_path):
+    monkeypatch.setattr(batch, "_process_share", _share_with_deadly_pages)
+    flag = tmp_path / "killed-once"
+    pages = spa_pages(range(100600, 100606))
+    pages[2] = FakePage(spa_url(100602), article_html(
+        100602, body_extra=f"{KILLS_ITS_WORKER.decode()}<!-- once: {flag} -->"))
+    night(data_settings, 27, pages)
+    summary = batch.process_archive(data_settings, index=False, workers=2)
+    assert flag.exists()  # the worker was killed
+    assert processed_ids(summary) == ids(range(100600, 100606))
+    assert (summary["errors"], summary["dead_letter"]) == (0, 0)
+    assert batch.dead_letters(data_settings) == {}
 
 
 def test_canonical_links_are_trusted_only_when_plausible_for_the_page(data_settings):
