@@ -106,8 +106,7 @@ _LETTERS_OR_DIGITS = re.compile(r"[^\W_]+")
 _MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
-def matching_words(text: str) -> list[str]:
-    """The words of :func:`normalize_for_matching`'s text, without joining and splitting them again."""
+def _words(text: str) -> list[str]:
     folded = replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD).lower()
     words: list[str] = []
     # Most whitespace-separated tokens are one word already: isalnum() tells them apart in C, and
@@ -117,6 +116,20 @@ def matching_words(text: str) -> list[str]:
             words.append(token)
         else:
             words += _LETTERS_OR_DIGITS.findall(token)
+    return words
+
+
+# A record's body is matched twice in a row: for its content hash (the stage sequence), then for
+# its story features, after its title (see story_features). The last text's words are kept.
+_last_matched: dict[str, tuple[str, ...]] = {}
+
+
+def matching_words(text: str) -> tuple[str, ...]:
+    """The words of :func:`normalize_for_matching`'s text, without joining and splitting them again."""
+    words = _last_matched.get(text)
+    if words is None:
+        _last_matched.clear()
+        words = _last_matched[text] = tuple(_words(text))
     return words
 
 
@@ -185,7 +198,7 @@ def _stem_entry(word: str) -> tuple[bytes, int, int]:
     return entry
 
 
-def _distinct_stems(words: list[str]) -> list[tuple[bytes, int, int]]:
+def _distinct_stems(words: tuple[str, ...]) -> list[tuple[bytes, int, int]]:
     """The stem entries of the distinct words, in the order the words first occur: each word is
     stemmed once however often the text repeats it."""
     known = _stemmed_cache.get
@@ -268,7 +281,12 @@ class StoryFeatures:
 
 
 def story_features(text: str) -> StoryFeatures:
-    words = matching_words(text)  # once, for the stems and the exact key
+    # The words of "title\nbody" are the title's, then the body's: a line break separates words and
+    # every step of the normalisation keeps to its side of one. The body's (matched last, for the
+    # content hash) are not matched again.
+    head, _, rest = text.partition("\n")
+    rest_words = matching_words(rest)
+    words = matching_words(head) + rest_words  # once, for the stems and the exact key
     stems = _distinct_stems(words)
     signature = _signature(stems)
     if signature is None:
