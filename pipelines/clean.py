@@ -93,9 +93,19 @@ def normalize_text(text: str) -> str:
     forms become the letters they show.
     """
     text = _PRESENTATION_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
-    text = _FORMAT_CHARACTERS.sub(lambda m: "" if m.group(1) else ZWNJ, _TATWEEL_DASH.sub("-", text))
-    # _SPACES never spans a line break, so one pass over the text does what one per line would.
-    text = _SPACES.sub(" ", _LINE_BREAKS.sub("\n", text.replace(TATWEEL, "")))
+    if TATWEEL in text:  # a cheap test: the dash pattern looks at every character to find none
+        text = _TATWEEL_DASH.sub("-", text)
+    # Every character the format, line-break and space patterns replace is unprintable (as "\n"
+    # is, so lines are tested): extracted text rarely holds one, and a printable text is spared
+    # those passes but the one for runs of plain spaces.
+    if all(map(str.isprintable, text.split("\n"))):
+        text = text.replace(TATWEEL, "")
+        if "  " in text:
+            text = _SPACES.sub(" ", text)
+    else:
+        text = _FORMAT_CHARACTERS.sub(lambda m: "" if m.group(1) else ZWNJ, text)
+        # _SPACES never spans a line break, so one pass over the text does what one per line would.
+        text = _SPACES.sub(" ", _LINE_BREAKS.sub("\n", text.replace(TATWEEL, "")))
     lines = (line.strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 

@@ -100,16 +100,42 @@ _FOLD = {
     **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
     **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
 }
-# [^\W_] is exactly the characters of Unicode categories L* and N*, so one regex pass
-# replaces a per-character category lookup
-_NOT_LETTERS_OR_DIGITS = re.compile(r"[\W_]+")
+# Runs of letters and digits (Unicode categories L* and N*): a character is in [^\W_] exactly when
+# str.isalnum() holds for it, and no whitespace character is.
+_LETTERS_OR_DIGITS = re.compile(r"[^\W_]+")
 _MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _words(text: str) -> list[str]:
+    folded = replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD).lower()
+    words: list[str] = []
+    # Most whitespace-separated tokens are one word already: isalnum() tells them apart in C, and
+    # only the others (a word with its comma, "2015-03-14") go through the regex.
+    for token in folded.split():
+        if token.isalnum():
+            words.append(token)
+        else:
+            words += _LETTERS_OR_DIGITS.findall(token)
+    return words
+
+
+# A record's body is matched twice in a row: for its content hash (the stage sequence), then for
+# its story features, after its title (see story_features). The last text's words are kept.
+_last_matched: dict[str, tuple[str, ...]] = {}
+
+
+def matching_words(text: str) -> tuple[str, ...]:
+    """The words of :func:`normalize_for_matching`'s text, without joining and splitting them again."""
+    words = _last_matched.get(text)
+    if words is None:
+        _last_matched.clear()
+        words = _last_matched[text] = tuple(_words(text))
+    return words
 
 
 def normalize_for_matching(text: str) -> str:
     """Letters folded to one form, diacritics/tatweel/controls and punctuation dropped, one space."""
-    folded = replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD)
-    return _NOT_LETTERS_OR_DIGITS.sub(" ", folded.lower()).strip()
+    return " ".join(matching_words(text))
 
 
 def content_hash(text: str) -> str:
@@ -156,27 +182,27 @@ def _stem(word: str) -> str:
 
 
 # News repeats its words: most words of a text were stemmed and hashed for an earlier text. The
-# cache is a plain dict (cheaper per call than lru_cache), bounded by clearing it when it holds
-# the words of about a thousand articles.
+# cache is a plain dict (cheaper per lookup than lru_cache, and looked up without a call per
+# word), bounded by clearing it when it holds the words of about a thousand articles.
 _STEMMED_WORDS = 1 << 16
-_stemmed_cache: dict[str, tuple[bytes, int]] = {}
+_stemmed_cache: dict[str, tuple[bytes, int, int]] = {}
 
 
-def _stemmed(word: str) -> tuple[bytes, int]:
-    """A matching-normalised word's stem (UTF-8) and the stem's CRC-32 (its word-profile hash)."""
-    known = _stemmed_cache.get(word)
-    if known is None:
-        if len(_stemmed_cache) >= _STEMMED_WORDS:
-            _stemmed_cache.clear()
-        stem = _stem(word).encode("utf-8")
-        known = _stemmed_cache[word] = (stem, zlib.crc32(stem))
-    return known
+def _stem_entry(word: str) -> tuple[bytes, int, int]:
+    """A matching-normalised word's stem (UTF-8), the stem's CRC-32 (its word-profile hash) and its
+    MinHash hash (datasketch's default, SHA-1 to 32 bits), cached."""
+    if len(_stemmed_cache) >= _STEMMED_WORDS:
+        _stemmed_cache.clear()
+    stem = _stem(word).encode("utf-8")
+    entry = _stemmed_cache[word] = (stem, zlib.crc32(stem), _minhash_hash()(stem))
+    return entry
 
 
-def _distinct_stems(words: list[str]) -> list[tuple[bytes, int]]:
-    """The stems of the distinct words, in the order the words first occur: each word is
+def _distinct_stems(words: tuple[str, ...]) -> list[tuple[bytes, int, int]]:
+    """The stem entries of the distinct words, in the order the words first occur: each word is
     stemmed once however often the text repeats it."""
-    return [_stemmed(word) for word in dict.fromkeys(words)]
+    known = _stemmed_cache.get
+    return [known(word) or _stem_entry(word) for word in dict.fromkeys(words)]
 
 
 @lru_cache(maxsize=1)
@@ -190,14 +216,14 @@ def _permutations():
 
 @lru_cache(maxsize=1)
 def _minhash_hash():
-    """datasketch's default word hash (SHA-1, 32 bits), memoised like the stems."""
+    """datasketch's default word hash, imported on first use (see :func:`_signature`)."""
     from datasketch.hashfunc import sha1_hash32
 
-    return lru_cache(maxsize=1 << 15)(sha1_hash32)
+    return sha1_hash32
 
 
-def _signature(stems: list[tuple[bytes, int]]) -> LeanMinHash | None:
-    distinct = {stem for stem, _ in stems}
+def _signature(stems: list[tuple[bytes, int, int]]) -> LeanMinHash | None:
+    distinct = set(stems)  # two entries are equal exactly when their stems are
     if len(distinct) < MIN_WORDS:
         return None
     # datasketch is imported where it is used: it pulls in numpy and scipy, which commands that
@@ -205,14 +231,16 @@ def _signature(stems: list[tuple[bytes, int]]) -> LeanMinHash | None:
     from datasketch import LeanMinHash, MinHash
 
     permutations, scheme = _permutations()
-    minhash = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme=scheme, hashfunc=_minhash_hash())
-    minhash.update_batch(list(distinct))
+    # The stems' hashes are the entries' (the default hash, cached with the stem): datasketch is
+    # given them with int as its hash function, which returns an int as it is.
+    minhash = MinHash(num_perm=NUM_PERM, permutations=permutations, scheme=scheme, hashfunc=int)
+    minhash.update_batch([minhash_hash for _, _, minhash_hash in distinct])
     return LeanMinHash(minhash)
 
 
 def minhash_signature(text: str) -> LeanMinHash | None:
     """Compact MinHash of the text's (stemmed) word set; None when the text is too short to compare."""
-    return _signature(_distinct_stems(normalize_for_matching(text).split()))
+    return _signature(_distinct_stems(matching_words(text)))
 
 
 @dataclass(frozen=True)
@@ -253,14 +281,18 @@ class StoryFeatures:
 
 
 def story_features(text: str) -> StoryFeatures:
-    normalized = normalize_for_matching(text)  # once, for the words and the exact key
-    words = normalized.split()
+    # The words of "title\nbody" are the title's, then the body's: a line break separates words and
+    # every step of the normalisation keeps to its side of one. The body's (matched last, for the
+    # content hash) are not matched again.
+    head, _, rest = text.partition("\n")
+    rest_words = matching_words(rest)
+    words = matching_words(head) + rest_words  # once, for the stems and the exact key
     stems = _distinct_stems(words)
     signature = _signature(stems)
     if signature is None:
         return StoryFeatures(None, None, None)
-    lead = [_stemmed(word)[1] for word in words[:LEAD_WORDS]]
-    return StoryFeatures(_digest(normalized), signature, _profile([crc for _, crc in stems], lead))
+    lead = [entry[1] for entry in _distinct_stems(words[:LEAD_WORDS])]
+    return StoryFeatures(_digest(" ".join(words)), signature, _profile([crc for _, crc, _ in stems], lead))
 
 
 @dataclass(frozen=True)

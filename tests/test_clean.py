@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from pipelines.clean import (
+    _FORMAT_CHARACTERS,
+    _LINE_BREAKS,
+    _SPACES,
     CleanBody,
     cut_boilerplate_edges,
     cut_trailers,
@@ -32,6 +37,7 @@ def test_seed_trailers_are_cut_and_recorded(seed_text):
         ("مر\u200bحبا\u200c بكم\u200d\ufeff\u2060", "مرحبا بكم"),  # zero-width
         ("\u200fقال\u200e \u202bالوزير\u202c \u202a\u202d\u202eاليوم\u2066\u2067\u2068\u2069\u061c", "قال الوزير اليوم"),
         ("قال   الوزير\t\tإن\u00a0الخطة\u2003جاهزة", "قال الوزير إن الخطة جاهزة"),
+        ("قال   الوزير  اليوم\nثم  غادر ", "قال الوزير اليوم\nثم غادر"),  # printable: plain spaces only
         ("  الفقرة الأولى  \r\n\r\n\n   الفقرة الثانية\u2029الثالثة  ", "الفقرة الأولى\nالفقرة الثانية\nالثالثة"),
         ("أإآ ة ى ؤ ئ ء", "أإآ ة ى ؤ ئ ء"),  # letters and hamza kept as written
         ("اف ب ـ لشبونة", "اف ب - لشبونة"),  # a tatweel standing alone is a dash
@@ -41,6 +47,15 @@ def test_seed_trailers_are_cut_and_recorded(seed_text):
 )
 def test_normalize_text(raw, expected):
     assert normalize_text(raw) == expected
+
+
+def test_every_character_the_format_line_and_space_passes_replace_is_unprintable():
+    # normalize_text skips those passes over text whose lines are all printable
+    printable_but_replaced = [
+        hex(code) for code in range(sys.maxunicode + 1)
+        if not 0xD800 <= code <= 0xDFFF and chr(code).isprintable()
+        and (_FORMAT_CHARACTERS.search(chr(code)) or _LINE_BREAKS.search(chr(code)) or _SPACES.search(chr(code)))]
+    assert printable_but_replaced == []
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from pipelines.dedup import _FOLD, _MARKS, content_hash, normalize_for_matching
+from pipelines.dedup import _FOLD, _MARKS, content_hash, matching_words, normalize_for_matching, story_features
 
 
 def by_definition(text: str) -> str:
@@ -28,3 +28,19 @@ def test_folded_letters_digits_and_separators_of_an_arabic_text():
     assert normalize_for_matching(text) == by_definition(text) == (
         "اعلنت وكاله الانباء واس اطلاق 3 مبادرات في الرياض اخر الاخبار ي ك ي و")
     assert content_hash("آخر الأخبار") == content_hash("اخر  الاخبار!")
+
+
+def test_the_words_of_two_lines_are_the_first_line_s_then_the_second_s():
+    # story_features matches a story text's title and body apart, on either side of a line break
+    differing = [hex(code) for code in range(sys.maxunicode + 1)
+                 if not 0xD800 <= code <= 0xDFFF
+                 and matching_words(f"x{chr(code)}\n{chr(code)}y") != (
+                     matching_words(f"x{chr(code)}") + matching_words(f"{chr(code)}y"))]
+    assert differing == []
+
+
+def test_story_features_of_a_title_and_body_are_those_of_their_words_together():
+    title, body = "أعلنت وكالة الأنباء", "إطلاق ٣ مبادرات في «الرياض» اليوم،\nوقال الوزير إن الخطة جاهزة"
+    content_hash(body)  # the body's words are then remembered
+    assert story_features(f"{title}\n{body}") == story_features(f"{title} {body}")
+    assert story_features(f"{title}\n{body}").exact_key == content_hash(f"{title} {body}")
