@@ -7,7 +7,14 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from pipelines.dedup import _FOLD, _MARKS, content_hash, matching_words, normalize_for_matching, story_features
+from pipelines.dedup import (
+    _FOLD,
+    _MARKS,
+    content_hash,
+    matching_words,
+    normalize_for_matching,
+    story_features,
+)
 
 
 def by_definition(text: str) -> str:
