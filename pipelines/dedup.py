@@ -406,7 +406,7 @@ class DocumentFrequencies:
     a large batch has a great many distinct words). Each text's distinct words wait in a buffer
     of at most PENDING_WORDS hashes, merged into the arrays when it fills or before a look-up."""
 
-    PENDING_WORDS = 1 << 20
+    PENDING_WORDS = 1 << 18
 
     def __init__(self) -> None:
         import numpy
@@ -470,7 +470,8 @@ class StoryClusterer:
         self._ids: set[str] = set()
         self._document_frequency = DocumentFrequencies()
         self._exact_pairs: list[tuple[str, str]] = []
-        self._candidates: list[tuple[int, int]] = []  # record numbers in the store
+        # The candidate pairs' record numbers in the store, flat (a, b, a, b, ...): 16 bytes a pair.
+        self._candidates = array("q")
 
     def close(self) -> None:
         self._store.close()
@@ -505,7 +506,8 @@ class StoryClusterer:
                                (record_id, hashvalues.tobytes(), profile.words.tobytes(),
                                 profile.lead.tobytes())).lastrowid
         store.executemany("INSERT INTO bands VALUES (?, ?)", ((key, number) for key in keys))
-        self._candidates.extend((candidate, number) for candidate in candidates)
+        for candidate in candidates:
+            self._candidates.extend((candidate, number))
         self._document_frequency.add(profile.words)
 
     def _candidate_records(self) -> Iterator[tuple[tuple[str, WordProfile], tuple[str, WordProfile]]]:
@@ -516,7 +518,8 @@ class StoryClusterer:
                 "SELECT id, words, lead FROM records WHERE number = ?", (number,))
             return record_id, _profile_of(words, lead)
 
-        for a, b in self._candidates:
+        numbers = iter(self._candidates)
+        for a, b in zip(numbers, numbers):
             yield record(a), record(b)
 
     def candidate_pairs(self) -> list[tuple[str, str]]:
