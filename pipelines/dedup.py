@@ -47,7 +47,7 @@ import unicodedata
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
@@ -312,7 +312,7 @@ class PairEvidence:
     """Jaccard similarity of the two leads' word sets."""
 
 
-def _rarest(lead: array, document_frequency: Counter) -> list[int]:
+def _rarest(lead: array, document_frequency: Mapping[int, int]) -> list[int]:
     return sorted(lead, key=lambda word: (document_frequency[word], word))[:LEAD_RAREST]
 
 
@@ -320,9 +320,10 @@ def _found_share(words: list[int], profile: set[int]) -> float:
     return sum(word in profile for word in words) / len(words) if words else 0.0
 
 
-def pair_evidence(a: WordProfile, b: WordProfile, document_frequency: Counter) -> PairEvidence:
+def pair_evidence(a: WordProfile, b: WordProfile, document_frequency: Mapping[int, int]) -> PairEvidence:
     """Compare two word profiles: names and figures of a story weigh much, words that every
-    templated text of the batch repeats weigh little."""
+    templated text of the batch repeats weigh little. `document_frequency` holds at least every
+    word of the two profiles."""
     def weight(words) -> float:
         return sum(1 / frequency for frequency in map(document_frequency.__getitem__, words) if frequency > 1)
 
@@ -380,11 +381,13 @@ def story_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[s
     is not the centre that pulls both together. Then stars are joined when at least
     GROUP_LINK_DENSITY of the pairs across them are confirmed (copies of one story that a second
     centre took). A~B and B~C thus no longer put A and C together through B alone. Each group is
-    named by its smallest member; nothing depends on the order ids or pairs come in."""
-    partners: dict[str, set[str]] = {record_id: set() for record_id in ids}
+    named by its smallest member; nothing depends on the order ids or pairs come in. An id in no
+    pair is its own group, and only the ids in pairs are grouped: in a large batch most texts
+    have no copy."""
+    partners: dict[str, set[str]] = {}
     for a, b in pairs:
-        partners[a].add(b)
-        partners[b].add(a)
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
     centre_of: dict[str, str] = {}
     for record_id in sorted(partners, key=lambda r: (-_cohesion(r, partners), -len(partners[r]), r)):
         if record_id not in centre_of:
@@ -405,7 +408,8 @@ def story_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[s
         if count >= GROUP_LINK_DENSITY * size[a] * size[b]:
             low, high = sorted((root(a), root(b)))
             joined[high] = low
-    return _smallest_member_ids({record_id: root(centre) for record_id, centre in centre_of.items()})
+    groups = _smallest_member_ids({record_id: root(centre) for record_id, centre in centre_of.items()})
+    return {record_id: groups.get(record_id, record_id) for record_id in ids}
 
 
 _SCRATCH_SCHEMA = """
@@ -428,6 +432,56 @@ def _profile_of(words: bytes, lead: bytes) -> WordProfile:
     return profile
 
 
+class DocumentFrequencies:
+    """How many texts of a batch use each word hash, in two sorted arrays (the distinct words and
+    their counts: 8 bytes a word, where a Counter holds a dict entry and an int object for each;
+    a large batch has a great many distinct words). Each text's distinct words wait in a buffer
+    of at most PENDING_WORDS hashes, merged into the arrays when it fills or before a look-up."""
+
+    PENDING_WORDS = 1 << 18
+
+    def __init__(self) -> None:
+        import numpy
+
+        self._words = numpy.empty(0, dtype=numpy.uint32)
+        self._counts = numpy.empty(0, dtype=numpy.uint32)
+        self._pending = array("I")
+
+    def add(self, words: array) -> None:
+        """Count one text's distinct word hashes (a WordProfile's ``words``)."""
+        self._pending.extend(words)
+        if len(self._pending) >= self.PENDING_WORDS:
+            self._merge_pending()
+
+    def _merge_pending(self) -> None:
+        import numpy
+
+        new_words, new_counts = numpy.unique(numpy.frombuffer(self._pending, dtype=numpy.uint32), return_counts=True)
+        self._pending = array("I")
+        words = numpy.union1d(self._words, new_words)
+        counts = numpy.zeros(len(words), dtype=numpy.uint32)
+        counts[numpy.searchsorted(words, self._words)] += self._counts
+        counts[numpy.searchsorted(words, new_words)] += new_counts.astype(numpy.uint32)
+        self._words, self._counts = words, counts
+
+    def of(self, words: array) -> dict[int, int]:
+        """Word hash -> the number of texts counted that use it (0 for none), for each of `words`."""
+        import numpy
+
+        if self._pending:
+            self._merge_pending()
+        asked = numpy.frombuffer(words, dtype=numpy.uint32)
+        if not len(self._words):
+            return dict.fromkeys(asked.tolist(), 0)
+        positions = numpy.searchsorted(self._words, asked).clip(max=len(self._words) - 1)
+        counts = numpy.where(self._words[positions] == asked, self._counts[positions], 0)
+        return dict(zip(asked.tolist(), counts.tolist()))
+
+    def between(self, a: WordProfile, b: WordProfile) -> dict[int, int]:
+        """The counts :func:`pair_evidence` looks up for two profiles."""
+        return self.of(a.words + b.words + a.lead + b.lead)
+
+
 class StoryClusterer:
     """Collects (id, text) one at a time; :meth:`clusters` confirms the candidate pairs once the
     batch is complete. What it keeps of each record (MinHash signature, LSH band keys, word
@@ -446,9 +500,10 @@ class StoryClusterer:
         self._band_query = (f"SELECT number, signature FROM records WHERE number IN "
                             f"(SELECT number FROM bands WHERE key IN ({', '.join('?' * len(self._bands))}))")
         self._ids: set[str] = set()
-        self._document_frequency: Counter = Counter()
+        self._document_frequency = DocumentFrequencies()
         self._exact_pairs: list[tuple[str, str]] = []
-        self._candidates: list[tuple[int, int]] = []  # record numbers in the store
+        # The candidate pairs' record numbers in the store, flat (a, b, a, b, ...): 16 bytes a pair.
+        self._candidates = array("q")
 
     def close(self) -> None:
         self._store.close()
@@ -483,8 +538,9 @@ class StoryClusterer:
                                (record_id, hashvalues.tobytes(), profile.words.tobytes(),
                                 profile.lead.tobytes())).lastrowid
         store.executemany("INSERT INTO bands VALUES (?, ?)", ((key, number) for key in keys))
-        self._candidates.extend((candidate, number) for candidate in candidates)
-        self._document_frequency.update(profile.words)
+        for candidate in candidates:
+            self._candidates.extend((candidate, number))
+        self._document_frequency.add(profile.words)
 
     def _candidate_records(self) -> Iterator[tuple[tuple[str, WordProfile], tuple[str, WordProfile]]]:
         """Each candidate pair, in the order found, as (id, word profile) of both records."""
@@ -494,7 +550,8 @@ class StoryClusterer:
                 "SELECT id, words, lead FROM records WHERE number = ?", (number,))
             return record_id, _profile_of(words, lead)
 
-        for a, b in self._candidates:
+        numbers = iter(self._candidates)
+        for a, b in zip(numbers, numbers):
             yield record(a), record(b)
 
     def candidate_pairs(self) -> list[tuple[str, str]]:
@@ -509,14 +566,15 @@ class StoryClusterer:
             "SELECT id, words, lead FROM records WHERE id IN (?, ?)", (a, b))}
         if a not in profiles or b not in profiles:
             return None
-        return pair_evidence(profiles[a], profiles[b], self._document_frequency)
+        return pair_evidence(profiles[a], profiles[b], self._document_frequency.between(profiles[a], profiles[b]))
 
     def confirmed_pairs(self) -> list[tuple[str, str]]:
         """Exact copies, and candidate pairs that pass the rare-word check against the
         document frequencies of the whole batch so far."""
         return self._exact_pairs + [
             (id_a, id_b) for (id_a, profile_a), (id_b, profile_b) in self._candidate_records()
-            if is_same_story(pair_evidence(profile_a, profile_b, self._document_frequency))]
+            if is_same_story(pair_evidence(profile_a, profile_b,
+                                           self._document_frequency.between(profile_a, profile_b)))]
 
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its group)."""

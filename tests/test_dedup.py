@@ -13,6 +13,7 @@ import pytest
 from pipelines.dedup import (
     CANDIDATE_THRESHOLD,
     PROFILE_WORDS,
+    DocumentFrequencies,
     StoryClusterer,
     _stem,
     assign_story_clusters,
@@ -166,6 +167,21 @@ def test_words_no_other_text_uses_weigh_nothing():
     # A third text using one of them makes that word count: the two texts differ on it.
     frequency.update(word_profile(["ودي"]).words)
     assert pair_evidence(a, b, frequency).rare_jaccard == pytest.approx(1.5 / 2.0)
+
+
+def test_document_frequencies_count_as_a_counter_across_merges(monkeypatch):
+    monkeypatch.setattr(DocumentFrequencies, "PENDING_WORDS", 5)  # several merges of the buffer
+    profiles = [word_profile(text.split()) for text in (TEXTS["h1a"], TEXTS["h1c"], TEXTS["h2a"], "وزير سفير")]
+    frequencies, expected = DocumentFrequencies(), Counter()
+    for profile in profiles:
+        frequencies.add(profile.words)
+        expected.update(profile.words)
+    unused = word_profile(["كلمةلاتردفيأيّنص"]).words
+    assert frequencies.of(unused) == {unused[0]: 0}
+    asked = profiles[0].words + profiles[3].words
+    assert frequencies.of(asked) == {word: expected[word] for word in asked}
+    assert frequencies.between(profiles[0], profiles[1]) == {
+        word: expected[word] for word in profiles[0].words + profiles[1].words}
 
 
 CABLE = ("بعث خادم الحرمين الشريفين الملك سلمان بن عبدالعزيز آل سعود برقية تهنئة لفخامة الرئيس {name} رئيس "
