@@ -34,8 +34,8 @@ class ArchivedResponse:
 
 @dataclass(frozen=True)
 class UnreadableRecord:
-    """A part of a WARC file that could not be read, or a response whose body cannot be decoded;
-    it goes to the dead-letter file."""
+    """A part of a WARC file that could not be read, or a response that cannot be processed (its
+    body does not decode, or it kills the worker processing it); it goes to the dead-letter file."""
 
     warc_file: str
     record_id: str

@@ -233,7 +233,7 @@ def _replaced(url: str) -> Iterator[IO[str]]:
             fs.rm(temporary)
 
 
-def _dead_letter(response: ArchivedResponse | UnreadableRecord | _StartedRecord, reason: str, url: str = "") -> dict:
+def _dead_letter(response: ArchivedResponse | UnreadableRecord, reason: str, url: str = "") -> dict:
     return {"reason": reason, "warc_file": response.warc_file, "warc_record_id": response.record_id,
             "url": url, "offset": getattr(response, "offset", None),
             "at": datetime.now(UTC).isoformat()}
@@ -269,15 +269,6 @@ class _Share:
     started_log: Path | None = None
     """Where each record's position, id and URL is noted (flushed) before it is processed, so
     that the record a worker died on is known."""
-
-
-@dataclass(frozen=True)
-class _StartedRecord:
-    """A record as a share's started log names it."""
-
-    warc_file: str
-    record_id: str
-    url: str
 
 
 @dataclass
@@ -462,7 +453,8 @@ def _share_without_killers(share: _Share, profiles: dict[str, SourceProfile]) ->
                                                 "record") from died
                     continue
                 log.error("record %s (%s) of %s killed its worker twice: dead letter", record_id, url, share.warc.url)
-                killers[int(position)] = _dead_letter(_StartedRecord(share.warc.url, record_id, url), KILLED_WORKER, url)
+                killer = UnreadableRecord(share.warc.url, record_id, -1, KILLED_WORKER, url)
+                killers[int(position)] = _dead_letter(killer, killer.reason, killer.url)
                 suspect, unexplained = None, 0
                 continue
         log_path.unlink()
