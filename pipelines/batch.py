@@ -12,11 +12,13 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import multiprocessing
 import pickle
 import re
 import tempfile
 import uuid
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,7 +27,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
+
+from pydantic import create_model
 
 from kernel.agencies import BUNDLED_AGENCIES
 from kernel.archive import (
@@ -56,6 +60,8 @@ from pipelines.stories import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ProgressCallback = Callable[[str, int], None]
 """Called with (stage, amount) as work advances; the CLI turns it into a progress bar."""
@@ -326,10 +332,6 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile],
     return _ShareResult(share, summary, dead)
 
 
-def _story_member(article: Article) -> StoryMember:
-    return StoryMember(article.id, first_seen(article.published_at, article.crawled_at))
-
-
 def _features_path(partial: Path) -> Path:
     """Beside a share's partial file of records: one pickled (position, StoryFeatures) per line of
     it, (position, None) for an error record (the record's StoryMember is read from the record)."""
@@ -498,62 +500,98 @@ def _read_partial(path: Path | str) -> Iterator[Article]:
             yield Article.model_validate_json(line)
 
 
-@dataclass(frozen=True, slots=True)
-class _Copy:
-    """What the batch's tail needs of a record that is indexed, so it reads no record again
-    before writing it."""
+_RecordHead = create_model("_RecordHead", **{name: (field.annotation, field) for name, field in Article.model_fields.items()
+                                              if name in ("id", "published_at", "crawled_at", "language", "attribution",
+                                                          "status")})
+"""The fields of a processed record that choosing its indexed copy and counting it read: validating
+only these leaves the body, title and credits unbuilt."""
 
-    member: StoryMember
-    status: RecordStatus
-    language: str | None
-    agency: str | None
-
-    @classmethod
-    def of(cls, article: Article) -> _Copy:
-        return cls(_story_member(article), article.status, article.language,
-                   article.attribution.agency_id if article.attribution else None)
+_Tally = tuple[RecordStatus, str | None, str | None]
+"""A record's status, language and credited agency, as the batch summary counts them."""
 
 
-def _latest_copies(partials: list[tuple]) -> tuple[list[dict[int, _Copy]], int]:
-    """Of each file (the first two items of each of `partials`: WarcFile, path or URL), line
-    number -> the record on it that is indexed, in line order; and how many records (copies,
-    errors not counted) the files hold.
+@dataclass(frozen=True)
+class _IndexedCopies:
+    """Of each file of a batch, which of its records are indexed, held compactly (line numbers in
+    arrays, one StoryMember a record), so a large batch costs little memory until it is named."""
+
+    lines: list[array]
+    """Per file: the line numbers of its records that are indexed, ascending."""
+    members: list[list[StoryMember]]
+    """Per file: those records' members, in the same order."""
+    tallies: Counter[_Tally]
+    records: int
+    """The records (copies; errors not counted) the files hold."""
+
+    def of(self, number: int, items: Iterable[T]) -> Iterator[tuple[StoryMember, T]]:
+        """The items of file `number` (its lines, records or features, in line order) that are
+        indexed, each with its record's member."""
+        wanted = zip(self.lines[number], self.members[number])
+        line, member = next(wanted, (-1, None))
+        for position, item in enumerate(items):
+            if position == line:
+                yield member, item
+                line, member = next(wanted, (-1, None))
+
+    def ids(self) -> Iterator[str]:
+        return (member.id for members in self.members for member in members)
+
+    def by_id(self) -> dict[str, StoryMember]:
+        """What naming a story needs of each record indexed, by id, in file and line order."""
+        return {member.id: member for members in self.members for member in members}
+
+    def __len__(self) -> int:
+        return sum(map(len, self.lines))
+
+    def count_into(self, summary: BatchSummary) -> None:
+        for (status, language, agency), count in self.tallies.items():
+            summary.records += count
+            if status == RecordStatus.FLAGGED:
+                summary.flagged += count
+            else:
+                summary.ok += count
+            summary.languages[language or "und"] += count
+            if agency is not None:
+                summary.attributed += count
+                summary.agencies[agency] += count
+
+
+def _indexed_copies(partials: list[tuple]) -> _IndexedCopies:
+    """Which records of the files (the first two items of each of `partials`: WarcFile, path or
+    URL) are indexed: every record but errors and superseded copies.
 
     One article can be archived twice in a batch (a killed crawl crawled again, two URLs with one
     canonical); the latest crawl wins, ties broken by crawl run and position, so every run over
     the same files picks the same copy.
     """
-    best: dict[str, tuple[tuple, int, int, _Copy]] = {}
+    def rank(crawled: float, number: int, line: int) -> tuple:
+        warc = partials[number][0]
+        return crawled, warc.run_id, warc.url, line
+
+    best: dict[str, tuple] = {}  # id -> (crawl time, file number, line, member, tally) of its latest copy
+    one_of_each: dict[_Tally, _Tally] = {}  # the records share one tuple of each tally
     records = 0
-    for number, (warc, partial, *_) in enumerate(partials):
-        for line, article in enumerate(_read_partial(partial)):
-            if article.status == RecordStatus.ERROR:
-                continue
-            records += 1
-            crawled = article.crawled_at.astimezone(UTC).isoformat() if article.crawled_at else ""
-            key = (crawled, warc.run_id, warc.url, line)
-            if article.id not in best or key > best[article.id][0]:
-                best[article.id] = (key, number, line, _Copy.of(article))
-    kept: list[dict[int, _Copy]] = [{} for _ in partials]
-    for _, number, line, copy in sorted(best.values(), key=lambda entry: entry[1:3]):
-        kept[number][line] = copy
-    return kept, records
-
-
-def _kept_ids(kept: list[dict[int, _Copy]]) -> Iterator[str]:
-    return (copy.member.id for lines in kept for copy in lines.values())
-
-
-def _kept_members(kept: list[dict[int, _Copy]]) -> dict[str, StoryMember]:
-    """What naming a story needs of each record indexed, by id, in file and line order."""
-    return {copy.member.id: copy.member for lines in kept for copy in lines.values()}
-
-
-def _kept(partials: list[tuple], kept: list[dict[int, _Copy]], number: int) -> Iterator[Article]:
-    """The records of one file that are indexed: no errors, no superseded copies."""
-    for line, article in enumerate(_read_partial(partials[number][1])):
-        if line in kept[number]:
-            yield article
+    for number, (_, partial, *_) in enumerate(partials):
+        with open_url(str(partial), "r", encoding="utf-8") as lines:
+            for line, text in enumerate(lines):
+                head = _RecordHead.model_validate_json(text)
+                if head.status == RecordStatus.ERROR:
+                    continue
+                records += 1
+                crawled = head.crawled_at.timestamp() if head.crawled_at else -math.inf
+                held = best.get(head.id)
+                if held is None or rank(crawled, number, line) > rank(*held[:3]):
+                    tally = (head.status, head.language, head.attribution.agency_id if head.attribution else None)
+                    best[head.id] = (crawled, number, line, StoryMember(head.id, first_seen(head.published_at, head.crawled_at)),
+                                     one_of_each.setdefault(tally, tally))
+    lines: list[array] = [array("I") for _ in partials]
+    members: list[list[StoryMember]] = [[] for _ in partials]
+    tallies: Counter[_Tally] = Counter()
+    for _, number, line, member, tally in sorted(best.values(), key=lambda entry: entry[1:3]):
+        lines[number].append(line)
+        members[number].append(member)
+        tallies[tally] += 1
+    return _IndexedCopies(lines, members, tallies, records)
 
 
 _STORY_CLUSTER = re.compile(r'"story_cluster":(?:null|"(?:[^"\\]|\\.)*"),')
@@ -624,35 +662,31 @@ def process_archive(
     with tempfile.TemporaryDirectory(prefix="newswire-batch-") as tmp:
         partials = _first_pass(warcs, profiles, Path(tmp), _worker_count(settings, warcs, workers),
                                dead, summary, progress, story_features=stories)
-        kept, records = _latest_copies(partials)
+        indexed = _indexed_copies(partials)
 
         def batch_features() -> Iterator[tuple[str, StoryFeatures]]:
             """What the workers computed for clustering, of the records that are indexed (by the ids
             the members hold: the clusterer keeps them, and one string of each id is enough)."""
             for number, (_, _, features) in enumerate(partials):
-                for line, entry in enumerate(_merged_features(features)):
-                    if (copy := kept[number].get(line)) is not None:
-                        yield copy.member.id, entry
+                for member, entry in indexed.of(number, _merged_features(features)):
+                    yield member.id, entry
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
-        assignment = (cluster_batch(_kept_members(kept), batch_features, stored_stories, settings.story_window_days)
+        assignment = (cluster_batch(indexed.by_id(), batch_features, stored_stories, settings.story_window_days)
                       if stories
-                      else StoryAssignment(clusters={article_id: article_id for article_id in _kept_ids(kept)}))
+                      else StoryAssignment(clusters={article_id: article_id for article_id in indexed.ids()}))
         clusters = assignment.clusters
         summary.story_merges = assignment.merges
-        summary.story_clusters = len({clusters[article_id] for article_id in _kept_ids(kept)})
+        summary.story_clusters = len({clusters[article_id] for article_id in indexed.ids()})
 
         def finished_records() -> Iterator[str]:
             """The JSON line of each record indexed, as written to its processed file."""
             for number, (warc, partial, _) in enumerate(partials):
                 out_path = processed_path(settings, warc)
                 with _replaced(out_path) as out, partial.open(encoding="utf-8") as lines:
-                    for line, record in enumerate(lines):
-                        if (copy := kept[number].get(line)) is None:
-                            continue
-                        record = _with_story_cluster(record, clusters[copy.member.id])
+                    for member, record in indexed.of(number, lines):
+                        record = _with_story_cluster(record, clusters[member.id])
                         out.write(record)
-                        _count(summary, copy)
                         progress("indexed", 1)
                         yield record
                 summary.outputs.append(out_path)
@@ -675,7 +709,8 @@ def process_archive(
                 # Only once tonight's articles are in: a story may now be named after one of them.
                 # With some pending, the retry's window finds these articles again and renames them.
                 summary.stories_renamed = stored_stories.rename(assignment.renames)
-        summary.superseded = records - sum(map(len, kept))
+        indexed.count_into(summary)
+        summary.superseded = indexed.records - len(indexed)
 
     for warc in warcs:
         _write_dead_letters(settings, warc, dead[warc.url])
@@ -711,25 +746,25 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
         return summary.as_dict() | {"stories_reassigned": 0, "outputs_rewritten": 0}
     engine = SearchEngine.connect(settings)
     engine.check_health()
-    kept, _ = _latest_copies(outputs)
+    indexed = _indexed_copies(outputs)
 
     def batch_texts() -> Iterator[tuple[str, str]]:
-        for number in range(len(outputs)):
-            yield from ((article.id, story_text(article)) for article in _kept(outputs, kept, number))
+        for number, (_, url) in enumerate(outputs):
+            yield from ((member.id, story_text(article)) for member, article in indexed.of(number, _read_partial(url)))
 
     store = IndexedStories(engine, target_index)
-    assignment = cluster_batch(_kept_members(kept), batch_texts, store, settings.story_window_days)
+    assignment = cluster_batch(indexed.by_id(), batch_texts, store, settings.story_window_days)
     copies = Counter(article.id for _, url in outputs for article in _read_partial(url))
     latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
     named: dict[str, dict] = {}
     changed_files: set[int] = set()
     for number, (_, url) in enumerate(outputs):
+        indexed_lines = set(indexed.lines[number])
         for line, article in enumerate(_read_partial(url)):
             story = assignment.clusters[article.id]
-            if line not in kept[number]:
+            if line not in indexed_lines:
                 changed_files.add(number)  # a superseded copy leaves this file
                 continue
-            _count(summary, kept[number][line])
             if article.story_cluster != story:
                 changed_files.add(number)
             if copies[article.id] > 1:
@@ -745,15 +780,16 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     for number in sorted(changed_files):
         url = outputs[number][1]
         records = [article.model_copy(update={"story_cluster": assignment.clusters[article.id]})
-                   for article in _kept(outputs, kept, number)]
+                   for _, article in indexed.of(number, _read_partial(url))]
         with _replaced(url) as out:
             out.writelines(article.model_dump_json() + "\n" for article in records)
     summary.stories_renamed = store.rename(assignment.renames) if assignment.renames else 0
     for index in targets:
         engine.refresh(index)
-    summary.story_clusters = len({assignment.clusters[article_id] for article_id in _kept_ids(kept)})
+    summary.story_clusters = len({assignment.clusters[article_id] for article_id in indexed.ids()})
     summary.story_merges = assignment.merges
-    summary.superseded = sum(copies.values()) - sum(map(len, kept))
+    indexed.count_into(summary)
+    summary.superseded = sum(copies.values()) - len(indexed)
     return summary.as_dict() | {"stories_reassigned": len(named), "outputs_rewritten": len(changed_files)}
 
 
@@ -836,18 +872,6 @@ def _read_outputs(paths: list[str]) -> Iterator[Article]:
         with open_url(path, "r", encoding="utf-8") as lines:
             for line in lines:
                 yield Article.model_validate_json(line)
-
-
-def _count(summary: BatchSummary, copy: _Copy) -> None:
-    summary.records += 1
-    if copy.status == RecordStatus.FLAGGED:
-        summary.flagged += 1
-    else:
-        summary.ok += 1
-    summary.languages[copy.language or "und"] += 1
-    if copy.agency is not None:
-        summary.attributed += 1
-        summary.agencies[copy.agency] += 1
 
 
 def _write_dead_letters(settings: Settings, warc: WarcFile, dead: list[dict]) -> None:

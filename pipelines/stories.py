@@ -149,12 +149,18 @@ def assign_stories(texts: Iterable[tuple[str, str | StoryFeatures]], members: di
 
 def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> StoryAssignment:
     """Name the clusterer's groups (member id -> any group key; absent: alone) as the module says."""
+    assignment = StoryAssignment()
+    shared_keys = {key for record_id, key in groups.items() if key != record_id}
     grouped: dict[str, list[StoryMember]] = defaultdict(list)
     for member in members.values():
-        grouped[groups.get(member.id, member.id)].append(member)
+        key = groups.get(member.id, member.id)
+        if key == member.id and key not in shared_keys and member.stored_cluster is None:
+            # A batch article alone, as most are: its own story, without a group of its own.
+            assignment.clusters[member.id] = member.id
+        else:
+            grouped[key].append(member)
     window_size = Counter(m.stored_cluster for m in members.values() if m.stored_cluster is not None)
 
-    assignment = StoryAssignment()
     for group in grouped.values():
         in_group = Counter(m.stored_cluster for m in group if m.stored_cluster is not None)
         # A stored story is this group's only when most of its members in the window are here: one
