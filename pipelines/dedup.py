@@ -362,13 +362,13 @@ def _smallest_member_ids(group_of: dict[str, str]) -> dict[str, str]:
     return {record_id: smallest[group] for record_id, group in group_of.items()}
 
 
-def _cohesion(record_id: str, partners: dict[str, set[str]]) -> float:
+def _cohesion(record_id: str, partners: dict[str, tuple[str, ...]]) -> float:
     """Share of the pairs among an id's partners that are confirmed too: 1.0 for a copy whose
     partners are all copies of one story, about half for a text that bundles two stories."""
-    mine = partners[record_id]
-    if len(mine) < 2:
+    if len(partners[record_id]) < 2:
         return 1.0
-    linked = sum(len(partners[partner] & mine) for partner in mine) / 2
+    mine = set(partners[record_id])
+    linked = sum(partner_of_partner in mine for partner in mine for partner_of_partner in partners[partner]) / 2
     return linked / (len(mine) * (len(mine) - 1) / 2)
 
 
@@ -384,10 +384,20 @@ def story_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[s
     named by its smallest member; nothing depends on the order ids or pairs come in. An id in no
     pair is its own group, and only the ids in pairs are grouped: in a large batch most texts
     have no copy."""
-    partners: dict[str, set[str]] = {}
+    grouped = _groups_of_paired(pairs)
+    return {record_id: grouped.get(record_id, record_id) for record_id in ids}
+
+
+def _groups_of_paired(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """:func:`story_groups` of the ids in pairs (its working tables are gone when it returns)."""
+    listed: dict[str, list[str]] = {}
     for a, b in pairs:
-        partners.setdefault(a, set()).add(b)
-        partners.setdefault(b, set()).add(a)
+        listed.setdefault(a, []).append(b)
+        listed.setdefault(b, []).append(a)
+    # Each id's distinct partners, as a tuple: a set for each of the many ids with one or two
+    # partners would take several times the memory.
+    partners = {record_id: tuple(dict.fromkeys(others)) for record_id, others in listed.items()}
+    del listed
     centre_of: dict[str, str] = {}
     for record_id in sorted(partners, key=lambda r: (-_cohesion(r, partners), -len(partners[r]), r)):
         if record_id not in centre_of:
@@ -408,8 +418,7 @@ def story_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[s
         if count >= GROUP_LINK_DENSITY * size[a] * size[b]:
             low, high = sorted((root(a), root(b)))
             joined[high] = low
-    groups = _smallest_member_ids({record_id: root(centre) for record_id, centre in centre_of.items()})
-    return {record_id: groups.get(record_id, record_id) for record_id in ids}
+    return _smallest_member_ids({record_id: root(centre) for record_id, centre in centre_of.items()})
 
 
 _SCRATCH_SCHEMA = """
@@ -419,7 +428,7 @@ PRAGMA cache_size = -2000;
 CREATE TABLE records (number INTEGER PRIMARY KEY, id TEXT NOT NULL, signature BLOB NOT NULL,
                       words BLOB NOT NULL, lead BLOB NOT NULL);
 CREATE TABLE bands (key BLOB NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (key, number)) WITHOUT ROWID;
-CREATE TABLE exact (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE exact (hash BLOB PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWID;
 """
 """The clusterer's scratch store. Its page cache is bounded (2 MB, ``cache_size``); nothing is
 journalled or synced, because the store dies with the clusterer."""
@@ -499,7 +508,10 @@ class StoryClusterer:
         self._store.executescript(_SCRATCH_SCHEMA)
         self._band_query = (f"SELECT number, signature FROM records WHERE number IN "
                             f"(SELECT number FROM bands WHERE key IN ({', '.join('?' * len(self._bands))}))")
-        self._ids: set[str] = set()
+        self._ids: dict[str, None] = {}  # used as a set: a dict's keys take less memory
+        # The id of each record in the store, by its number: the pairs are made of these strings,
+        # not of copies the store gives back.
+        self._numbered: list[str] = []
         self._document_frequency = DocumentFrequencies()
         self._exact_pairs: list[tuple[str, str]] = []
         # The candidate pairs' record numbers in the store, flat (a, b, a, b, ...): 16 bytes a pair.
@@ -513,7 +525,7 @@ class StoryClusterer:
         worker process)."""
         if record_id in self._ids:
             raise ValueError(f"duplicate record id {record_id!r} in one batch")
-        self._ids.add(record_id)
+        self._ids[record_id] = None
         features = text if isinstance(text, StoryFeatures) else story_features(text)
         signature = features.signature
         if signature is None:
@@ -521,10 +533,11 @@ class StoryClusterer:
         import numpy
 
         store = self._store
+        number = len(self._numbered)
         digest = bytes.fromhex(features.exact_key)
-        if store.execute("INSERT OR IGNORE INTO exact VALUES (?, ?)", (digest, record_id)).rowcount == 0:
-            (exact,), = store.execute("SELECT id FROM exact WHERE hash = ?", (digest,))
-            self._exact_pairs.append((exact, record_id))
+        if store.execute("INSERT OR IGNORE INTO exact VALUES (?, ?)", (digest, number)).rowcount == 0:
+            (exact,), = store.execute("SELECT number FROM exact WHERE hash = ?", (digest,))
+            self._exact_pairs.append((self._numbered[exact], record_id))
         hashvalues = signature.hashvalues
         # A band's key: its number and its rows' hash values, so equal keys are datasketch's
         # collisions in that band.
@@ -534,9 +547,9 @@ class StoryClusterer:
                       if numpy.count_nonzero(numpy.frombuffer(stored, dtype=hashvalues.dtype) == hashvalues)
                       / len(hashvalues) >= CANDIDATE_THRESHOLD]
         profile = features.profile
-        number = store.execute("INSERT INTO records (id, signature, words, lead) VALUES (?, ?, ?, ?)",
-                               (record_id, hashvalues.tobytes(), profile.words.tobytes(),
-                                profile.lead.tobytes())).lastrowid
+        store.execute("INSERT INTO records (number, id, signature, words, lead) VALUES (?, ?, ?, ?, ?)",
+                      (number, record_id, hashvalues.tobytes(), profile.words.tobytes(), profile.lead.tobytes()))
+        self._numbered.append(record_id)
         store.executemany("INSERT INTO bands VALUES (?, ?)", ((key, number) for key in keys))
         for candidate in candidates:
             self._candidates.extend((candidate, number))
@@ -544,11 +557,10 @@ class StoryClusterer:
 
     def _candidate_records(self) -> Iterator[tuple[tuple[str, WordProfile], tuple[str, WordProfile]]]:
         """Each candidate pair, in the order found, as (id, word profile) of both records."""
-        @lru_cache(maxsize=1024)  # a record of a story with many copies is in many pairs
+        @lru_cache(maxsize=256)  # a record of a story with many copies is in many pairs
         def record(number: int) -> tuple[str, WordProfile]:
-            (record_id, words, lead), = self._store.execute(
-                "SELECT id, words, lead FROM records WHERE number = ?", (number,))
-            return record_id, _profile_of(words, lead)
+            (words, lead), = self._store.execute("SELECT words, lead FROM records WHERE number = ?", (number,))
+            return self._numbered[number], _profile_of(words, lead)
 
         numbers = iter(self._candidates)
         for a, b in zip(numbers, numbers):
@@ -576,14 +588,26 @@ class StoryClusterer:
             if is_same_story(pair_evidence(profile_a, profile_b,
                                            self._document_frequency.between(profile_a, profile_b)))]
 
+    @property
+    def ids(self) -> Iterable[str]:
+        """Every id added, in the order added."""
+        return self._ids.keys()
+
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its group)."""
-        return story_groups(self._ids, self.confirmed_pairs())
+        return story_groups(self.ids, self.confirmed_pairs())
 
 
 def assign_story_clusters(items: Iterable[tuple[str, str | StoryFeatures]]) -> dict[str, str]:
     """(record id, text or its StoryFeatures) -> story_cluster id; deterministic for the same batch."""
+    return story_groups(*_ids_and_confirmed_pairs(items))
+
+
+def _ids_and_confirmed_pairs(items: Iterable[tuple[str, str | StoryFeatures]],
+                             ) -> tuple[Iterable[str], list[tuple[str, str]]]:
+    """What :meth:`StoryClusterer.clusters` groups, returned without the clusterer: its store, word
+    counts and candidates are freed before the grouping takes its own memory."""
     with closing(StoryClusterer()) as clusterer:
         for record_id, text in items:
             clusterer.add(record_id, text)
-        return clusterer.clusters()
+        return clusterer.ids, clusterer.confirmed_pairs()
