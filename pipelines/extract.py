@@ -35,6 +35,7 @@ import trafilatura
 from cssselect import GenericTranslator, SelectorError
 from htmldate import find_date
 from lxml import etree
+from trafilatura.settings import Extractor
 
 from kernel.dates import parse_iso_datetime
 from pipelines.clean import ZWNJ, cut_boilerplate_edges, is_trailer_line, normalize_text
@@ -370,12 +371,20 @@ def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
     return kept >= _FAST_TEXT_MIN_SHARE * shown.total()
 
 
+# trafilatura's options for each mode, built once: building them reads its config file's values.
+_TRAFILATURA_OPTIONS = {fast: Extractor(output_format="txt", fast=fast, comments=False, tables=False, images=False,
+                                        dedup=False, with_metadata=False)
+                        for fast in (True, False)}
+
+
 def _trafilatura_text(source: etree._Element, url: str, fast: bool) -> str:
-    # The page's tree, not its HTML: trafilatura would parse the page a second time. A copy,
-    # because trafilatura prunes the tree it is given and metadata reads it later.
-    return trafilatura.extract(deepcopy(source), url=url, output_format="txt", include_comments=False,
-                               include_tables=False, include_images=False, deduplicate=False,
-                               with_metadata=False, fast=fast) or ""
+    # The page's tree, not its HTML: trafilatura would parse the page a second time. It prunes a
+    # copy of the tree it is given (trafilatura >= 2.3.1), and metadata reads the tree later.
+    options = _TRAFILATURA_OPTIONS[fast]
+    # The page's URL set on the shared options as Extractor(url=url) sets it (trafilatura's own
+    # command line reuses one Extractor per file the same way).
+    options.url, options.source = url, url.encode("utf-8", "replace").decode("utf-8")
+    return trafilatura.extract(source, options=options) or ""
 
 
 def _main_text(tree: lxml.html.HtmlElement, url: str, body_xpath: str | None, warnings: list[str]) -> str:
