@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pipelines.arabic import LETTER_VARIANTS, replace_each
+from pipelines.arabic import LETTER_VARIANTS, replace_each, word_runs
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -107,16 +107,8 @@ _MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed\u200b-\u200f\u202a-
 
 
 def _words(text: str) -> list[str]:
-    folded = replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD).lower()
-    words: list[str] = []
-    # Most whitespace-separated tokens are one word already: isalnum() tells them apart in C, and
-    # only the others (a word with its comma, "2015-03-14") go through the regex.
-    for token in folded.split():
-        if token.isalnum():
-            words.append(token)
-        else:
-            words += _LETTERS_OR_DIGITS.findall(token)
-    return words
+    return word_runs(replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD).lower(),
+                     _LETTERS_OR_DIGITS)
 
 
 # A record's body is matched twice in a row: for its content hash (the stage sequence), then for

@@ -38,6 +38,7 @@ from lxml import etree
 from trafilatura.settings import Extractor
 
 from kernel.dates import parse_iso_datetime
+from pipelines.arabic import word_runs
 from pipelines.clean import ZWNJ, cut_boilerplate_edges, is_trailer_line, normalize_text
 
 
@@ -358,15 +359,15 @@ def _css_to_xpath(selector: str) -> str:
 # instead): the full mode runs. Its length alone would not tell, since a kept menu has words
 # too; words are compared as bags because trafilatura drops marks (U+200F) inside them.
 _FAST_TEXT_MIN_SHARE = 0.5
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"\w+")  # a character is \w exactly when str.isalnum() holds for it or it is "_"
 
 
 def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
     if not text:
         return False
     # one regex pass over the paragraphs joined by spaces: no word spans two of them
-    shown = Counter(_WORD.findall(" ".join(node.text_content() for node in root.iter("p"))))
-    words = Counter(_WORD.findall(text))
+    shown = Counter(word_runs(" ".join(node.text_content() for node in root.iter("p")), _WORD))
+    words = Counter(word_runs(text, _WORD))
     kept = sum(min(count, words[word]) for word, count in shown.items())
     return kept >= _FAST_TEXT_MIN_SHARE * shown.total()
 
