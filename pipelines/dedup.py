@@ -522,9 +522,13 @@ class StoryClusterer:
         # collisions in that band.
         keys = [band.to_bytes(1, "big") + hashvalues[start:end].tobytes()
                 for band, (start, end) in enumerate(self._bands)]
-        candidates = [candidate for candidate, stored in store.execute(self._band_query, keys)
-                      if numpy.count_nonzero(numpy.frombuffer(stored, dtype=hashvalues.dtype) == hashvalues)
-                      / len(hashvalues) >= CANDIDATE_THRESHOLD]
+        # The stored records sharing a band with this one, compared in one array operation
+        # rather than one each: a story with many copies shares bands with each of them.
+        colliding = store.execute(self._band_query, keys).fetchall()
+        stored = numpy.frombuffer(b"".join(signature for _, signature in colliding), dtype=hashvalues.dtype)
+        agreement = numpy.count_nonzero(stored.reshape(len(colliding), len(hashvalues)) == hashvalues, axis=1)
+        candidates = [candidate for (candidate, _), share in zip(colliding, (agreement / len(hashvalues)).tolist())
+                      if share >= CANDIDATE_THRESHOLD]
         profile = features.profile
         number = store.execute("INSERT INTO records (id, signature, words, lead) VALUES (?, ?, ?, ?)",
                                (record_id, hashvalues.tobytes(), profile.words.tobytes(),
