@@ -9,6 +9,8 @@ engine's ``arabic_normalization`` does not fold itself.
 
 from __future__ import annotations
 
+import re
+
 TATWEEL = "\u0640"
 ZWNJ, ZWJ = "\u200c", "\u200d"
 DIRECTION_MARKS = "\u200e\u200f"
@@ -42,6 +44,20 @@ def replace_each(text: str, table: dict[str, str]) -> str:
         if source in text:
             text = text.replace(source, target)
     return text
+
+
+def word_runs(text: str, runs: re.Pattern[str]) -> list[str]:
+    """``runs.findall(text)`` for a pattern of runs of a character class that holds every
+    character for which str.isalnum() holds and no whitespace (``\\w+``, ``[^\\W_]+``): most
+    whitespace-separated tokens are one run already, isalnum() tells them apart in C, and only the
+    others (a word with its comma, "2015-03-14") go through the regex."""
+    words: list[str] = []
+    for token in text.split():
+        if token.isalnum():
+            words.append(token)
+        else:
+            words += runs.findall(token)
+    return words
 
 
 def fold_letters(text: str) -> str:

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pipelines.arabic import LETTER_VARIANTS, replace_each
+from pipelines.arabic import LETTER_VARIANTS, replace_each, word_runs
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -107,16 +107,8 @@ _MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u06d6-\u06ed\u200b-\u200f\u202a-
 
 
 def _words(text: str) -> list[str]:
-    folded = replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD).lower()
-    words: list[str] = []
-    # Most whitespace-separated tokens are one word already: isalnum() tells them apart in C, and
-    # only the others (a word with its comma, "2015-03-14") go through the regex.
-    for token in folded.split():
-        if token.isalnum():
-            words.append(token)
-        else:
-            words += _LETTERS_OR_DIGITS.findall(token)
-    return words
+    return word_runs(replace_each(_MARKS.sub("", unicodedata.normalize("NFKC", text)), _FOLD).lower(),
+                     _LETTERS_OR_DIGITS)
 
 
 # A record's body is matched twice in a row: for its content hash (the stage sequence), then for
@@ -543,9 +535,13 @@ class StoryClusterer:
         # collisions in that band.
         keys = [band.to_bytes(1, "big") + hashvalues[start:end].tobytes()
                 for band, (start, end) in enumerate(self._bands)]
-        candidates = [candidate for candidate, stored in store.execute(self._band_query, keys)
-                      if numpy.count_nonzero(numpy.frombuffer(stored, dtype=hashvalues.dtype) == hashvalues)
-                      / len(hashvalues) >= CANDIDATE_THRESHOLD]
+        # The stored records sharing a band with this one, compared in one array operation
+        # rather than one each: a story with many copies shares bands with each of them.
+        colliding = store.execute(self._band_query, keys).fetchall()
+        stored = numpy.frombuffer(b"".join(signature for _, signature in colliding), dtype=hashvalues.dtype)
+        agreement = numpy.count_nonzero(stored.reshape(len(colliding), len(hashvalues)) == hashvalues, axis=1)
+        candidates = [candidate for (candidate, _), share in zip(colliding, (agreement / len(hashvalues)).tolist())
+                      if share >= CANDIDATE_THRESHOLD]
         profile = features.profile
         store.execute("INSERT INTO records (number, id, signature, words, lead) VALUES (?, ?, ?, ?, ?)",
                       (number, record_id, hashvalues.tobytes(), profile.words.tobytes(), profile.lead.tobytes()))

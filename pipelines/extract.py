@@ -35,8 +35,10 @@ import trafilatura
 from cssselect import GenericTranslator, SelectorError
 from htmldate import find_date
 from lxml import etree
+from trafilatura.settings import Extractor
 
 from kernel.dates import parse_iso_datetime
+from pipelines.arabic import word_runs
 from pipelines.clean import ZWNJ, cut_boilerplate_edges, is_trailer_line, normalize_text
 
 
@@ -357,25 +359,33 @@ def _css_to_xpath(selector: str) -> str:
 # instead): the full mode runs. Its length alone would not tell, since a kept menu has words
 # too; words are compared as bags because trafilatura drops marks (U+200F) inside them.
 _FAST_TEXT_MIN_SHARE = 0.5
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"\w+")  # a character is \w exactly when str.isalnum() holds for it or it is "_"
 
 
 def _holds_the_paragraphs(text: str, root: lxml.html.HtmlElement) -> bool:
     if not text:
         return False
     # one regex pass over the paragraphs joined by spaces: no word spans two of them
-    shown = Counter(_WORD.findall(" ".join(node.text_content() for node in root.iter("p"))))
-    words = Counter(_WORD.findall(text))
+    shown = Counter(word_runs(" ".join(node.text_content() for node in root.iter("p")), _WORD))
+    words = Counter(word_runs(text, _WORD))
     kept = sum(min(count, words[word]) for word, count in shown.items())
     return kept >= _FAST_TEXT_MIN_SHARE * shown.total()
 
 
+# trafilatura's options for each mode, built once: building them reads its config file's values.
+_TRAFILATURA_OPTIONS = {fast: Extractor(output_format="txt", fast=fast, comments=False, tables=False, images=False,
+                                        dedup=False, with_metadata=False)
+                        for fast in (True, False)}
+
+
 def _trafilatura_text(source: etree._Element, url: str, fast: bool) -> str:
-    # The page's tree, not its HTML: trafilatura would parse the page a second time. A copy,
-    # because trafilatura prunes the tree it is given and metadata reads it later.
-    return trafilatura.extract(deepcopy(source), url=url, output_format="txt", include_comments=False,
-                               include_tables=False, include_images=False, deduplicate=False,
-                               with_metadata=False, fast=fast) or ""
+    # The page's tree, not its HTML: trafilatura would parse the page a second time. It prunes a
+    # copy of the tree it is given (trafilatura >= 2.3.1), and metadata reads the tree later.
+    options = _TRAFILATURA_OPTIONS[fast]
+    # The page's URL set on the shared options as Extractor(url=url) sets it (trafilatura's own
+    # command line reuses one Extractor per file the same way).
+    options.url, options.source = url, url.encode("utf-8", "replace").decode("utf-8")
+    return trafilatura.extract(source, options=options) or ""
 
 
 def _main_text(tree: lxml.html.HtmlElement, url: str, body_xpath: str | None, warnings: list[str]) -> str:

@@ -312,7 +312,7 @@ def _recording_trafilatura(monkeypatch) -> list[bool]:
     original = trafilatura.extract
 
     def recording(*args, **kwargs):
-        calls.append(kwargs["fast"])
+        calls.append(kwargs["options"].fast)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(extract.trafilatura, "extract", recording)
@@ -324,6 +324,23 @@ def test_a_plausible_fast_text_skips_trafilatura_full_mode(monkeypatch):
     result = extract_page(_article_page("", STORY), "https://example.org/a")
     assert result.body.split("\n") == STORY
     assert calls == [True]
+
+
+def test_trafilatura_leaves_the_page_tree_as_it_was():
+    # Metadata is read from the tree after the main text: extraction relies on trafilatura
+    # pruning a copy of the tree it is given, in both of its modes.
+    import lxml.html
+
+    from pipelines.extract import _trafilatura_text
+
+    furniture = ('<nav><ul><li><a href="/sport">الرياضة</a></li></ul></nav>'
+                 '<div id="comments"><p>تعليق</p></div>')  # what trafilatura prunes from the page
+    page = _article_page("<script>var shown = 1;</script>", STORY).replace(b"<body>", f"<body>{furniture}".encode())
+    tree = lxml.html.fromstring(page)
+    before = lxml.html.tostring(tree)
+    for fast in (True, False):
+        assert _trafilatura_text(tree, "https://example.org/a", fast=fast).split("\n") == STORY
+        assert lxml.html.tostring(tree) == before
 
 
 def test_full_mode_runs_when_the_fast_text_is_implausibly_short(monkeypatch):
