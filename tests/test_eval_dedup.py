@@ -33,16 +33,16 @@ def test_clustered_text_is_the_title_and_the_cleaned_body():
 
 def test_command_prints_each_split_and_skips_absent_corpus_texts(tmp_path: Path):
     printed = CliRunner().invoke(app, ["eval-dedup", "--shared-data", str(tmp_path)])
-    assert printed.exit_code == 0 and "494 skipped" in printed.output
+    assert printed.exit_code == 0 and "536 skipped" in printed.output
     as_json = json.loads(CliRunner().invoke(app, ["eval-dedup", "--json", "--shared-data", str(tmp_path)]).output)
-    assert (as_json["skipped_pairs"], list(as_json["splits"])) == (494, ["handwritten"])
+    assert (as_json["skipped_pairs"], list(as_json["splits"])) == (536, ["handwritten"])
     assert as_json["splits"]["handwritten"]["true_positives"] == 5
 
 
 def test_command_prints_only_the_splits_asked_for(tmp_path: Path):
     as_json = json.loads(CliRunner().invoke(app, ["eval-dedup", "--json", "--split", "handwritten", "--split", "tune",
                                                   "--shared-data", str(tmp_path)]).output)
-    assert (as_json["pairs"], as_json["skipped_pairs"], list(as_json["splits"])) == (11, 163, ["handwritten"])
+    assert (as_json["pairs"], as_json["skipped_pairs"], list(as_json["splits"])) == (11, 205, ["handwritten"])
     assert {error["split"] for error in as_json["errors"]} <= {"handwritten"}
     refused = CliRunner().invoke(app, ["eval-dedup", "--split", "held-out", "--shared-data", str(tmp_path)])
     assert refused.exit_code == 2 and "unknown split(s) ['held-out']" in refused.output
@@ -66,9 +66,9 @@ def test_each_split_is_a_batch_of_its_own_articles():
 
 
 def test_every_labelled_pair_is_scored(result):
-    assert result["skipped_pairs"] == 0 and result["pairs"] == 505
+    assert result["skipped_pairs"] == 0 and result["pairs"] == 547
     assert {split: scores["pairs"] for split, scores in result["splits"].items()} == {
-        "handwritten": 11, "heldout": 209, "seen": 122, "tune": 163}
+        "handwritten": 11, "heldout": 209, "seen": 122, "tune": 205}
 
 
 def test_heldout_and_tuning_pairs_come_from_other_outlets_and_days(shared_data: Path):
@@ -87,9 +87,11 @@ def test_heldout_and_tuning_pairs_come_from_other_outlets_and_days(shared_data: 
         row["pair_id"]: {row["split"]} for row in pairs}
 
 
+@pytest.mark.xfail(strict=True, reason="issue 11: with the tuning pairs labelled 2026-12-03, tuning precision is "
+                                       "below 0.95 (README, 2026-12-03)")
 def test_tuning_pairs_reach_the_goal(result):
     tune = result["splits"]["tune"]
-    assert tune["same_story_pairs"] == 105
+    assert tune["same_story_pairs"] == 123
     assert tune["precision"] >= 0.95 and tune["recall"] >= 0.85
 
 
