@@ -40,6 +40,9 @@ SWEEP = {  # threshold -> the values tried; every other threshold keeps its valu
     "LEAD_WORDS": (25, 60),
     "LEAD_RAREST": (3, 6),
     "LEAD_AGREEMENT": (0.25, 0.75),
+    "TITLE_OVERLAP": (0.15, 0.35),
+    "TITLE_RARE_CONTAINMENT": (0.7, 0.85),
+    "TITLE_LEAD_AGREEMENT": (0.5, 1.0),
     "GROUP_LINK_DENSITY": (0.3, 0.7),
 }
 
