@@ -101,7 +101,7 @@ def test_heldout_pairs_hold_their_measured_level(result):
     assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.82
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out recall is below 0.85 (README, 2026-12-02)")
+@pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out precision is below 0.95 (README, 2026-12-03)")
 def test_heldout_pairs_reach_the_goal(result):
     heldout = result["splits"]["heldout"]
     assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.85
