@@ -1,8 +1,8 @@
 """Where duplicate grouping goes wrong on the tuning pairs: candidate generation, confirmation or grouping.
 
-Clusters every labelled article as ``newswire eval-dedup`` does (the production stage sequence,
-one batch), then, for each pair of the chosen splits that comes out wrong, prints the step that
-lost or made it:
+Clusters each chosen split's articles as ``newswire eval-dedup`` does (the production stage
+sequence, one batch a split), then, for each pair of the split that comes out wrong, prints the
+step that lost or made it:
 
 - ``candidates``: a same-story pair that MinHash/LSH never proposed (its estimated word-set
   Jaccard similarity is printed beside ``CANDIDATE_THRESHOLD``);
@@ -40,6 +40,9 @@ SWEEP = {  # threshold -> the values tried; every other threshold keeps its valu
     "LEAD_WORDS": (25, 60),
     "LEAD_RAREST": (3, 6),
     "LEAD_AGREEMENT": (0.25, 0.75),
+    "TITLE_OVERLAP": (0.15, 0.35),
+    "TITLE_RARE_CONTAINMENT": (0.7, 0.85),
+    "TITLE_LEAD_AGREEMENT": (0.5, 1.0),
     "GROUP_LINK_DENSITY": (0.3, 0.7),
 }
 
@@ -129,19 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     if not corpus.exists():
         print(f"skipped: {corpus} is absent")
         return 0
-    all_pairs = read_jsonl(dedup_evaluation.PAIRS)
-    pairs = [pair for pair in all_pairs if pair["split"] in splits]
-    # every labelled article is clustered, as eval-dedup does, so the document frequencies match
-    documents = dedup_evaluation.load_documents(all_pairs, args.shared_data)
-    items = dedup_evaluation.production_story_texts(documents)
-    print(f"one batch ({len(items)} articles), wrong pairs of {', '.join(splits)}:")
-    steps = one_batch_errors(pairs, items)
-    print("by step:", dict(steps))
-    print(f"night by night ({dedup_evaluation.NIGHTLY_WINDOW_DAYS}-day window), wrong pairs:")
-    print("by one-batch outcome:",
-          dict(nightly_errors(pairs, documents, dedup.assign_story_clusters(items))))
-    if args.sweep:
-        sweep(pairs, items, splits)
+    pairs = [pair for pair in read_jsonl(dedup_evaluation.PAIRS) if pair["split"] in splits]
+    documents = dedup_evaluation.load_documents(pairs, args.shared_data)
+    for split, (split_pairs, split_documents) in sorted(dedup_evaluation.split_batches(pairs, documents).items()):
+        # each split is its own batch, as eval-dedup clusters it, so the document frequencies match
+        items = dedup_evaluation.production_story_texts(split_documents)
+        print(f"{split}: one batch ({len(items)} articles), wrong pairs:")
+        steps = one_batch_errors(split_pairs, items)
+        print("by step:", dict(steps))
+        print(f"{split}: night by night ({dedup_evaluation.NIGHTLY_WINDOW_DAYS}-day window), wrong pairs:")
+        print("by one-batch outcome:",
+              dict(nightly_errors(split_pairs, split_documents, dedup.assign_story_clusters(items))))
+        if args.sweep:
+            sweep(split_pairs, items, [split])
     return 0
 
 

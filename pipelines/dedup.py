@@ -21,7 +21,9 @@ in two steps:
    A pair is one story when the rarest words of one lead (who, where: the title and first
    words) are found in the other text, and then either the two leads largely agree and most
    of the lighter text's rare words are found in the other, or the rare words agree almost
-   entirely (a copy whose lead was rewritten).
+   entirely (a copy whose lead was rewritten), or the titles agree, most of the lead's rarest
+   words are found and most rare words are contained (a rewritten lead under the same headline:
+   papers rewrite an agency's first sentence more often than its headline's who and what).
 
 Word rarity is the document frequency in the batch, known only once the batch is complete, so
 candidates are confirmed in :meth:`StoryClusterer.clusters`. Confirmed pairs are then grouped
@@ -91,6 +93,14 @@ LEAD_RAREST = 4
 LEAD_AGREEMENT = 0.5
 """Share of one lead's rarest words that the other text must contain, for at least one of the
 two texts: templated cables share everything but the names in their leads."""
+TITLE_OVERLAP = 0.25
+"""Jaccard similarity of the two titles' word sets from which the titles agree."""
+TITLE_RARE_CONTAINMENT = 0.75
+"""Share of the lighter text's rare-word weight found in the other, from which two texts whose
+titles agree and whose rarest lead words mostly match are one story: a copy whose lead was
+rewritten keeps the headline's who and what."""
+TITLE_LEAD_AGREEMENT = 0.75
+"""Share of one lead's rarest words found in the other text that title agreement also needs."""
 GROUP_LINK_DENSITY = 0.5
 """Two groups are one story when at least this share of the pairs across them is confirmed."""
 
@@ -237,27 +247,30 @@ def minhash_signature(text: str) -> LeanMinHash | None:
 
 @dataclass(frozen=True)
 class WordProfile:
-    """CRC-32 hashes of a text's distinct words (the first PROFILE_WORDS) and of its lead's:
-    a few KB at most, enough to tell which words two texts share without keeping either text."""
+    """CRC-32 hashes of a text's distinct words (the first PROFILE_WORDS), of its lead's and of
+    its title's: a few KB at most, enough to tell which words two texts share without keeping
+    either text."""
 
     words: array
     lead: array
+    title: array
 
 
 def _first_distinct_sorted(hashes: list[int], limit: int) -> array:
     return array("I", sorted(list(dict.fromkeys(hashes))[:limit]))
 
 
-def _profile(hashes: list[int], lead_hashes: list[int]) -> WordProfile:
+def _profile(hashes: list[int], lead_hashes: list[int], title_hashes: list[int]) -> WordProfile:
     """The profile of a text's word hashes in text order (or its distinct ones in the order they
-    first occur: the same profile) and of its first LEAD_WORDS words' hashes."""
+    first occur: the same profile), of its first LEAD_WORDS words' hashes and of its title's."""
     return WordProfile(words=_first_distinct_sorted(hashes, PROFILE_WORDS),
-                       lead=_first_distinct_sorted(lead_hashes, LEAD_WORDS))
+                       lead=_first_distinct_sorted(lead_hashes, LEAD_WORDS),
+                       title=_first_distinct_sorted(title_hashes, LEAD_WORDS))
 
 
-def word_profile(words: list[str]) -> WordProfile:
+def word_profile(words: list[str], title: list[str] = ()) -> WordProfile:
     hashes = [zlib.crc32(word.encode("utf-8")) for word in words]
-    return _profile(hashes, hashes[:LEAD_WORDS])
+    return _profile(hashes, hashes[:LEAD_WORDS], [zlib.crc32(word.encode("utf-8")) for word in title])
 
 
 @dataclass(frozen=True)
@@ -278,13 +291,15 @@ def story_features(text: str) -> StoryFeatures:
     # content hash) are not matched again.
     head, _, rest = text.partition("\n")
     rest_words = matching_words(rest)
-    words = matching_words(head) + rest_words  # once, for the stems and the exact key
+    title_words = matching_words(head)
+    words = title_words + rest_words  # once, for the stems and the exact key
     stems = _distinct_stems(words)
     signature = _signature(stems)
     if signature is None:
         return StoryFeatures(None, None, None)
     lead = [entry[1] for entry in _distinct_stems(words[:LEAD_WORDS])]
-    return StoryFeatures(_digest(" ".join(words)), signature, _profile([crc for _, crc, _ in stems], lead))
+    title = [entry[1] for entry in _distinct_stems(title_words)]
+    return StoryFeatures(_digest(" ".join(words)), signature, _profile([crc for _, crc, _ in stems], lead, title))
 
 
 @dataclass(frozen=True)
@@ -302,6 +317,8 @@ class PairEvidence:
     """Share of one lead's rarest words found in the other text, the better of the two."""
     lead_overlap: float
     """Jaccard similarity of the two leads' word sets."""
+    title_overlap: float
+    """Jaccard similarity of the two titles' word sets (0.0 when either has no title)."""
 
 
 def _rarest(lead: array, document_frequency: Mapping[int, int]) -> list[int]:
@@ -330,18 +347,28 @@ def pair_evidence(a: WordProfile, b: WordProfile, document_frequency: Mapping[in
         length_ratio=min(len(words_a), len(words_b)) / max(len(words_a), len(words_b), 1),
         lead_agreement=max(_found_share(_rarest(a.lead, document_frequency), words_b),
                            _found_share(_rarest(b.lead, document_frequency), words_a)),
-        lead_overlap=len(set(a.lead) & set(b.lead)) / max(len(set(a.lead) | set(b.lead)), 1),
+        lead_overlap=_jaccard(a.lead, b.lead),
+        title_overlap=_jaccard(a.title, b.title),
     )
+
+
+def _jaccard(a: array, b: array) -> float:
+    return len(set(a) & set(b)) / max(len(set(a) | set(b)), 1)
 
 
 def is_same_story(evidence: PairEvidence) -> bool:
     """The rarest words of one lead found in the other text, and then: leads that largely agree
     and most of the lighter text's rare words found in the other; or the rare words agreeing
     almost entirely whatever the leads say (a rewritten lead over the same story, or a trimmed
-    copy of it that is not a round-up many times its length)."""
+    copy of it that is not a round-up many times its length); or titles that agree, most of the
+    lead's rarest words found and most rare words contained (a rewritten lead under the same
+    headline)."""
     if evidence.lead_agreement < LEAD_AGREEMENT:
         return False
     if evidence.lead_overlap >= LEAD_OVERLAP and evidence.rare_containment >= LEAD_RARE_CONTAINMENT:
+        return True
+    if (evidence.title_overlap >= TITLE_OVERLAP and evidence.lead_agreement >= TITLE_LEAD_AGREEMENT
+            and evidence.rare_containment >= TITLE_RARE_CONTAINMENT):
         return True
     return evidence.rare_jaccard >= RARE_WORD_AGREEMENT or (
         evidence.rare_containment >= RARE_WORD_CONTAINMENT and evidence.length_ratio >= MIN_LENGTH_RATIO)
@@ -418,7 +445,7 @@ PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 PRAGMA cache_size = -2000;
 CREATE TABLE records (number INTEGER PRIMARY KEY, id TEXT NOT NULL, signature BLOB NOT NULL,
-                      words BLOB NOT NULL, lead BLOB NOT NULL);
+                      words BLOB NOT NULL, lead BLOB NOT NULL, title BLOB NOT NULL);
 CREATE TABLE bands (key BLOB NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (key, number)) WITHOUT ROWID;
 CREATE TABLE exact (hash BLOB PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -426,10 +453,11 @@ CREATE TABLE exact (hash BLOB PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWI
 journalled or synced, because the store dies with the clusterer."""
 
 
-def _profile_of(words: bytes, lead: bytes) -> WordProfile:
-    profile = WordProfile(words=array("I"), lead=array("I"))
+def _profile_of(words: bytes, lead: bytes, title: bytes) -> WordProfile:
+    profile = WordProfile(words=array("I"), lead=array("I"), title=array("I"))
     profile.words.frombytes(words)
     profile.lead.frombytes(lead)
+    profile.title.frombytes(title)
     return profile
 
 
@@ -543,8 +571,9 @@ class StoryClusterer:
         candidates = [candidate for (candidate, _), share in zip(colliding, (agreement / len(hashvalues)).tolist())
                       if share >= CANDIDATE_THRESHOLD]
         profile = features.profile
-        store.execute("INSERT INTO records (number, id, signature, words, lead) VALUES (?, ?, ?, ?, ?)",
-                      (number, record_id, hashvalues.tobytes(), profile.words.tobytes(), profile.lead.tobytes()))
+        store.execute("INSERT INTO records (number, id, signature, words, lead, title) VALUES (?, ?, ?, ?, ?, ?)",
+                      (number, record_id, hashvalues.tobytes(), profile.words.tobytes(), profile.lead.tobytes(),
+                       profile.title.tobytes()))
         self._numbered.append(record_id)
         store.executemany("INSERT INTO bands VALUES (?, ?)", ((key, number) for key in keys))
         for candidate in candidates:
@@ -555,8 +584,8 @@ class StoryClusterer:
         """Each candidate pair, in the order found, as (id, word profile) of both records."""
         @lru_cache(maxsize=256)  # a record of a story with many copies is in many pairs
         def record(number: int) -> tuple[str, WordProfile]:
-            (words, lead), = self._store.execute("SELECT words, lead FROM records WHERE number = ?", (number,))
-            return self._numbered[number], _profile_of(words, lead)
+            profile = self._store.execute("SELECT words, lead, title FROM records WHERE number = ?", (number,)).fetchone()
+            return self._numbered[number], _profile_of(*profile)
 
         numbers = iter(self._candidates)
         for a, b in zip(numbers, numbers):
@@ -570,8 +599,8 @@ class StoryClusterer:
     def evidence(self, a: str, b: str) -> PairEvidence | None:
         """The rare-word check's findings for two added ids against the document frequencies of
         the whole batch so far; None when either text was too short to compare."""
-        profiles = {record_id: _profile_of(words, lead) for record_id, words, lead in self._store.execute(
-            "SELECT id, words, lead FROM records WHERE id IN (?, ?)", (a, b))}
+        profiles = {record_id: _profile_of(*profile) for record_id, *profile in self._store.execute(
+            "SELECT id, words, lead, title FROM records WHERE id IN (?, ?)", (a, b))}
         if a not in profiles or b not in profiles:
             return None
         return pair_evidence(profiles[a], profiles[b], self._document_frequency.between(profiles[a], profiles[b]))

@@ -33,16 +33,16 @@ def test_clustered_text_is_the_title_and_the_cleaned_body():
 
 def test_command_prints_each_split_and_skips_absent_corpus_texts(tmp_path: Path):
     printed = CliRunner().invoke(app, ["eval-dedup", "--shared-data", str(tmp_path)])
-    assert printed.exit_code == 0 and "494 skipped" in printed.output
+    assert printed.exit_code == 0 and "536 skipped" in printed.output
     as_json = json.loads(CliRunner().invoke(app, ["eval-dedup", "--json", "--shared-data", str(tmp_path)]).output)
-    assert (as_json["skipped_pairs"], list(as_json["splits"])) == (494, ["handwritten"])
+    assert (as_json["skipped_pairs"], list(as_json["splits"])) == (536, ["handwritten"])
     assert as_json["splits"]["handwritten"]["true_positives"] == 5
 
 
 def test_command_prints_only_the_splits_asked_for(tmp_path: Path):
     as_json = json.loads(CliRunner().invoke(app, ["eval-dedup", "--json", "--split", "handwritten", "--split", "tune",
                                                   "--shared-data", str(tmp_path)]).output)
-    assert (as_json["pairs"], as_json["skipped_pairs"], list(as_json["splits"])) == (11, 163, ["handwritten"])
+    assert (as_json["pairs"], as_json["skipped_pairs"], list(as_json["splits"])) == (11, 205, ["handwritten"])
     assert {error["split"] for error in as_json["errors"]} <= {"handwritten"}
     refused = CliRunner().invoke(app, ["eval-dedup", "--split", "held-out", "--shared-data", str(tmp_path)])
     assert refused.exit_code == 2 and "unknown split(s) ['held-out']" in refused.output
@@ -54,10 +54,21 @@ def test_a_split_alone_scores_as_in_the_full_run(result, shared_data: Path):
     assert alone["nights"]["splits"]["tune"] == result["nights"]["splits"]["tune"]
 
 
+def test_each_split_is_a_batch_of_its_own_articles():
+    pairs = [{"pair_id": f"p{n}", "split": split, "a": {"handwritten": a}, "b": {"handwritten": b}, "same_story": True}
+             for n, (split, a, b) in enumerate([("tune", "t1", "t2"), ("heldout", "h1", "h2"), ("tune", "t2", "t3"),
+                                                 ("seen", "t1", "h1")])]
+    documents = {key: Document("", key) for key in ("hand:t1", "hand:t2", "hand:h1", "hand:h2")}
+    batches = dedup_evaluation.split_batches(pairs, documents)
+    assert {split: ([p["pair_id"] for p in split_pairs], sorted(docs)) for split, (split_pairs, docs) in batches.items()} == {
+        "tune": (["p0", "p2"], ["hand:t1", "hand:t2"]), "heldout": (["p1"], ["hand:h1", "hand:h2"]),
+        "seen": (["p3"], ["hand:h1", "hand:t1"])}
+
+
 def test_every_labelled_pair_is_scored(result):
-    assert result["skipped_pairs"] == 0 and result["pairs"] == 505
+    assert result["skipped_pairs"] == 0 and result["pairs"] == 547
     assert {split: scores["pairs"] for split, scores in result["splits"].items()} == {
-        "handwritten": 11, "heldout": 209, "seen": 122, "tune": 163}
+        "handwritten": 11, "heldout": 209, "seen": 122, "tune": 205}
 
 
 def test_heldout_and_tuning_pairs_come_from_other_outlets_and_days(shared_data: Path):
@@ -76,19 +87,23 @@ def test_heldout_and_tuning_pairs_come_from_other_outlets_and_days(shared_data: 
         row["pair_id"]: {row["split"]} for row in pairs}
 
 
+@pytest.mark.xfail(strict=True, reason="issue 11: with the tuning pairs labelled 2026-12-03, tuning precision is "
+                                       "below 0.95 (README, 2026-12-03)")
 def test_tuning_pairs_reach_the_goal(result):
     tune = result["splits"]["tune"]
-    assert tune["same_story_pairs"] == 105
+    assert tune["same_story_pairs"] == 123
     assert tune["precision"] >= 0.95 and tune["recall"] >= 0.85
 
 
 def test_heldout_pairs_hold_their_measured_level(result):
     heldout = result["splits"]["heldout"]
     assert heldout["same_story_pairs"] == 102
-    assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.82
+    # The level measured 2026-12-03, each split its own batch and with the title evidence, which
+    # was chosen on the tuning pairs (README): more copies found, a little precision lost.
+    assert heldout["precision"] >= 0.93 and heldout["recall"] >= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out recall is below 0.85 (README, 2026-12-02)")
+@pytest.mark.xfail(strict=True, reason="issue 11 goal not reached: held-out precision is below 0.95 (README, 2026-12-03)")
 def test_heldout_pairs_reach_the_goal(result):
     heldout = result["splits"]["heldout"]
     assert heldout["precision"] >= 0.95 and heldout["recall"] >= 0.85
@@ -98,7 +113,8 @@ def test_night_by_night_replay_clusters_as_one_batch_does(result):
     nights = result["nights"]
     assert nights["window_days"] == 3
     assert nights["splits"]["heldout"]["pairs"] == 209 and nights["across_nights"]["heldout"]["pairs"] > 100
-    assert nights["agreement_with_one_batch"] >= 0.999
+    assert set(nights["agreement_with_one_batch"]) == {"handwritten", "heldout", "seen", "tune"}
+    assert min(nights["agreement_with_one_batch"].values()) >= 0.999
     # Copies collected on later nights join the earlier copy's story (held-out level measured 2026-12-02).
     across = nights["across_nights"]["heldout"]
     assert across["precision"] >= 0.95 and across["recall"] >= 0.70

@@ -205,14 +205,14 @@ def eval_dedup(as_json: bool = AS_JSON, shared_data: Path = SHARED_DATA,
         table.add_row(key.replace("_", " "), *(str(scores[key]) for scores in splits.values()))
     console.print(table)
     nights = result["nights"]
-    table = Table(title=f"night by night (window {nights['window_days']} days; agreement with one batch "
-                        f"{nights['agreement_with_one_batch']}): precision / recall")
+    table = Table(title=f"night by night (window {nights['window_days']} days): precision / recall")
     table.add_column("")
     for name in splits:
         table.add_column(name, justify="right")
     for key, title in (("splits", "every pair"), ("across_nights", "pairs across nights")):
         table.add_row(title, *(f"{s['precision']} / {s['recall']} ({s['pairs']})"
                                for s in (nights[key].get(name, {}) for name in splits) if s))
+    table.add_row("agreement with one batch", *(str(nights["agreement_with_one_batch"][name]) for name in splits))
     console.print(table)
     for error in result["errors"]:
         kind = "split" if error["same_story"] else "merged"
