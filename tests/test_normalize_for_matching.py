@@ -48,6 +48,14 @@ def test_the_words_of_two_lines_are_the_first_line_s_then_the_second_s():
 
 def test_story_features_of_a_title_and_body_are_those_of_their_words_together():
     title, body = "أعلنت وكالة الأنباء", "إطلاق ٣ مبادرات في «الرياض» اليوم،\nوقال الوزير إن الخطة جاهزة"
+    unremembered = story_features(f"{title}\n{body}")
     content_hash(body)  # the body's words are then remembered
-    assert story_features(f"{title}\n{body}") == story_features(f"{title} {body}")
-    assert story_features(f"{title}\n{body}").exact_key == content_hash(f"{title} {body}")
+    features = story_features(f"{title}\n{body}")
+    assert features == unremembered
+    # the words, lead and exact key are those of the words together; the title is its own line's
+    together = story_features(f"{title} {body}")
+    assert (features.signature, features.profile.words, features.profile.lead) == (
+        together.signature, together.profile.words, together.profile.lead)
+    assert features.exact_key == content_hash(f"{title} {body}")
+    other_body = "\n".join(reversed(body.split("\n")))
+    assert features.profile.title == story_features(f"{title}\n{other_body}").profile.title != together.profile.title
