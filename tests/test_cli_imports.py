@@ -1,5 +1,6 @@
 """A command loads its own module and what that needs: `newswire search` neither the other commands'
-stacks nor the HTTP libraries the search client does not send through."""
+stacks, nor the HTTP libraries the search client does not send through, nor the Elasticsearch client's
+API namespaces."""
 
 from __future__ import annotations
 
@@ -37,8 +38,12 @@ NOT_FOR_SEARCH = OTHER_COMMANDS | {
     "pipelines.stories", "pipelines.dedup",  # story clustering
     "kernel.agencies", "yaml",  # the agency table: only an index being created or --agency reads it
 }
-CLIENT_ONLY = {"elasticsearch": {"opensearchpy", "requests"}, "opensearch": {"elasticsearch"}}
-"""What the other flavour's client would load (opensearch-py itself requires requests)."""
+SEARCH_CLIENT = {"elasticsearch": "elastic_transport", "opensearch": "opensearchpy"}
+"""What a search sends through: the Elasticsearch client's own transport (the client package, with
+every API namespace, only for bulk writes and copies), or opensearch-py."""
+NOT_LOADED_BY = {"elasticsearch": {"elasticsearch", "opensearchpy", "requests"}, "opensearch": {"elasticsearch"}}
+"""What a search on each flavour does not load: the elasticsearch client package itself, and the other
+flavour's client (opensearch-py itself requires requests)."""
 
 
 def test_each_command_is_registered_by_the_module_command_modules_names():
@@ -70,8 +75,7 @@ def test_search_loads_only_the_search_stack_and_one_client(engine_settings, engi
     assert done.returncode == 0, done.stderr
     assert [hit["id"] for hit in json.loads(done.stdout)["hits"]] == expected and expected
     modules = set(json.loads(next(line for line in done.stderr.splitlines() if line.startswith("MODULES "))[8:]))
-    client = "elasticsearch" if engine_flavour == "elasticsearch" else "opensearchpy"
-    assert client in modules and "newswire.cli.search_commands" in modules
+    assert SEARCH_CLIENT[engine_flavour] in modules and "newswire.cli.search_commands" in modules
     loaded = {name.split(".")[0] if not name.startswith(("newswire.", "pipelines.", "kernel.", "rich."))
               else name for name in modules}
-    assert loaded & (NOT_FOR_SEARCH | CLIENT_ONLY[engine_flavour]) == set()
+    assert loaded & (NOT_FOR_SEARCH | NOT_LOADED_BY[engine_flavour]) == set()

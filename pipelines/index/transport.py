@@ -1,7 +1,8 @@
 """How newswire speaks to the engine: one transport per client, identical request bodies.
 
-OpenSearch is spoken to through ``opensearch-py`` and Elasticsearch through ``elasticsearch``;
-every call goes through each client's low-level ``perform_request`` with the same JSON. The
+OpenSearch is spoken to through ``opensearch-py`` and Elasticsearch through ``elasticsearch``'s own
+transport, ``elastic-transport``; every call goes through a low-level ``perform_request`` with the
+same JSON. The
 flavour is read from the server's ``GET /``. Connection settings come only from
 :class:`kernel.settings.Settings` and are never printed (see :func:`redact_url`).
 """
@@ -14,8 +15,9 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from kernel.settings import Settings
 
@@ -41,7 +43,8 @@ for _name, _level in CLIENT_LOG_LEVELS.items():
 # (elasticsearch) or connection (opensearch-py requires requests itself, so it stays). Those not
 # loaded yet are hidden while the client is imported: the client then counts them as not
 # installed, which is what the synchronous client does without them.
-UNDRIVEN_HTTP_LIBRARIES = {"elasticsearch": ("aiohttp", "httpx", "requests"), "opensearchpy": ("aiohttp",)}
+UNDRIVEN_HTTP_LIBRARIES = {"elastic_transport": ("aiohttp", "httpx", "requests"),
+                           "elasticsearch": ("aiohttp", "httpx", "requests"), "opensearchpy": ("aiohttp",)}
 
 
 def import_client(package: str):
@@ -155,48 +158,65 @@ class OpenSearchTransport:
 
 
 class ElasticsearchTransport:
-    """Elasticsearch 8 or 9 through the installed client (either major).
+    """Elasticsearch 8 or 9: requests go through elastic-transport, the installed client's own
+    transport (its node pool, retries, TLS and serializers); the client itself, whose package loads
+    every API namespace of its synchronous and asynchronous clients (a fifth of a second or more), is
+    built on that same transport only when its bulk or scan helpers are needed, so that a search
+    does not pay for it.
 
     The client would ask for ``compatible-with=<its own major>``, which a server of the other major
     refuses; naming the server's major explicitly makes one client serve both.
     """
 
     def __init__(self, settings: Settings, server_major: str):
-        Elasticsearch = import_client("elasticsearch").Elasticsearch
+        transport = import_client("elastic_transport")
 
-        auth: dict[str, Any] = {}
+        headers = {}
         if settings.search_api_key:
-            auth["api_key"] = settings.search_api_key.get_secret_value()
+            headers["authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
         elif (user_password := _user_password(settings)) is not None:
-            auth["basic_auth"] = user_password
+            headers["authorization"] = transport.client_utils.basic_auth_to_header(user_password)
+        nodes = []
+        for url in settings.search_urls:
+            node = transport.client_utils.url_to_node_config(url, use_default_ports_for_scheme=True)
+            nodes.append(node.replace(headers={**node.headers, **headers}, request_timeout=60,
+                                      **_auth_options(settings)))
+        json_serializer, ndjson_serializer = transport.JsonSerializer(), transport.NdjsonSerializer()
+        self._transport = transport.Transport(nodes, serializers={
+            "application/json": json_serializer, "application/vnd.elasticsearch+json": json_serializer,
+            "application/x-ndjson": ndjson_serializer, "application/vnd.elasticsearch+x-ndjson": ndjson_serializer,
+        }, **TRANSPORT_RETRIES)
+        self._server_major = server_major
         self._json = f"application/vnd.elasticsearch+json; compatible-with={server_major}"
         self._ndjson = f"application/vnd.elasticsearch+x-ndjson; compatible-with={server_major}"
-        self._client = _server_major_client(Elasticsearch, server_major)(
-            settings.search_urls, request_timeout=60, **TRANSPORT_RETRIES, **auth, **_auth_options(settings))
         self._url = redact_url(settings.search_url)
 
     def request(self, method, path, body=None, params=None, ndjson=False):
         from elastic_transport import TransportError
-        from elasticsearch import ApiError
 
         headers = {"accept": self._json}
         if body is not None:
             headers["content-type"] = self._ndjson if ndjson else self._json
+        target = f"{path}?{urlencode(params)}" if params else path
         started = time.monotonic()
         try:
-            answer = self._client.perform_request(method, path, params=params, headers=headers, body=body).body
-        except ApiError as error:
-            _log_request(method, path, started, error.meta.status)
-            raise SearchEngineError(f"{method} {path} on {self._url}: {error.meta.status} {error.message}",
-                                    error.meta.status) from None
+            meta, answer = self._transport.perform_request(method, target, headers=headers, body=body)
         except TransportError as error:
             _log_request(method, path, started, "failed")
             raise SearchEngineError(f"{method} {path} on {self._url}: {error.message}") from None
-        _log_request(method, path, started, "ok")
+        _log_request(method, path, started, meta.status)
+        if not 200 <= meta.status < 300:
+            raise SearchEngineError(f"{method} {path} on {self._url}: {meta.status} {_error_type(answer)}",
+                                    meta.status)
         return answer
 
+    @cached_property
+    def _client(self):
+        Elasticsearch = import_client("elasticsearch").Elasticsearch
+        return _server_major_client(Elasticsearch, self._server_major)(_transport=self._transport)
+
     def streaming_bulk(self, actions, **options):
-        """elasticsearch-py's own bulk helper over this client (chunking, byte cap, 429 back-off)."""
+        """elasticsearch-py's own bulk helper over this transport (chunking, byte cap, 429 back-off)."""
         from elasticsearch.helpers import streaming_bulk
 
         return streaming_bulk(self._client, actions, **options)
@@ -209,6 +229,12 @@ class ElasticsearchTransport:
         from elasticsearch import helpers
 
         return scan_and_bulk(helpers, self._client, source, target)
+
+
+def _error_type(answer: Any) -> str:
+    """What an error answer names: the error's type, as the client's own exceptions say it."""
+    error = answer.get("error", answer) if isinstance(answer, dict) else answer
+    return str(error["type"] if isinstance(error, dict) and "type" in error else error)
 
 
 def scan_and_bulk(helpers, client, source: str, target: str) -> int:
