@@ -9,6 +9,7 @@ Every test asserts which documents end up where: counts and ids.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -243,14 +244,17 @@ def _share_with_deadly_pages(share, profiles):
     return worker_batch._process_share(share, profiles)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_page_that_kills_its_worker_is_one_dead_letter_and_the_rest_of_the_batch_is_processed(
-        data_settings, monkeypatch):
+        data_settings, monkeypatch, workers):
+    """With one worker too (a small batch, or a one-core machine), a page that crashes the parser
+    kills a worker process, not the command: the night is not blocked by it."""
     monkeypatch.setattr(batch, "_process_share", _share_with_deadly_pages)
     pages = spa_pages(range(100500, 100506))
     pages[3] = FakePage(spa_url(100503), article_html(100503, body_extra=KILLS_ITS_WORKER.decode()))
     warc = night(data_settings, 27, pages)
     other = night(data_settings, 28, spa_pages(range(100510, 100513)))
-    summary = batch.process_archive(data_settings, index=False, workers=2)
+    summary = batch.process_archive(data_settings, index=False, workers=workers)
     assert processed_ids(summary) == ids([100500, 100501, 100502, 100504, 100505, 100510, 100511, 100512])
     assert (summary["responses"], summary["errors"], summary["dead_letter"]) == (9, 1, 1)
     dead = batch.dead_letters(data_settings)
@@ -261,6 +265,17 @@ def test_a_page_that_kills_its_worker_is_one_dead_letter_and_the_rest_of_the_bat
     assert batch.unprocessed_warc_files(data_settings) == []  # both files are done
     assert not list(Path(data_settings.processed).rglob("*.started"))
     assert other.exists() and warc.exists()
+
+
+def test_a_daemonic_process_processes_its_batch_itself(data_settings, monkeypatch):
+    """Celery's pool processes, which run Airflow's tasks on the CeleryExecutor, are daemonic, and
+    multiprocessing refuses a daemonic process children: such a process takes the files itself."""
+    night(data_settings, 27, spa_pages(range(100700, 100706)))
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    summary = batch.process_archive(data_settings, index=False, workers=2)
+    assert processed_ids(summary) == ids(range(100700, 100706))
+    assert (summary["responses"], summary["errors"], summary["dead_letter"]) == (6, 0, 0)
+    assert batch.unprocessed_warc_files(data_settings) == []
 
 
 def test_a_worker_killed_once_from_outside_costs_no_article(data_settings, monkeypatch, tmp_path):
