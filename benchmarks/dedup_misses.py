@@ -44,6 +44,7 @@ SWEEP = {  # threshold -> the values tried; every other threshold keeps its valu
     "TITLE_RARE_CONTAINMENT": (0.7, 0.85),
     "TITLE_LEAD_AGREEMENT": (0.5, 1.0),
     "GROUP_LINK_DENSITY": (0.3, 0.7),
+    "FIGURE_DISAGREEMENT": (0.5, 0.7),
 }
 
 

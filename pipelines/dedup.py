@@ -24,6 +24,10 @@ in two steps:
    entirely (a copy whose lead was rewritten), or the titles agree, most of the lead's rarest
    words are found and most rare words are contained (a rewritten lead under the same headline:
    papers rewrite an agency's first sentence more often than its headline's who and what).
+   Whatever the words say, a pair is two stories when the figures the two texts write beside
+   the same words (digits, or number words up to ten) mostly differ: the next convoy of a
+   relief operation or another execution statement repeats its template around another count,
+   ordinal or date, where copies of one story agree.
 
 Word rarity is the document frequency in the batch, known only once the batch is complete, so
 candidates are confirmed in :meth:`StoryClusterer.clusters`. Confirmed pairs are then grouped
@@ -31,8 +35,9 @@ by :func:`story_groups` (stars around the best-connected copies, joined when den
 rather than connected components, so that a round-up or a text bundling two stories does not
 chain them together. A group's ``story_cluster`` is its smallest member id, and the same batch
 gives the same ids whatever order it arrives in. What is kept of a record (the MinHash
-signature, its LSH band keys and sorted arrays of 32-bit word hashes: at most ``PROFILE_WORDS``
-plus the lead; never the text) goes to a scratch SQLite store on disk, not to memory.
+signature, its LSH band keys, sorted arrays of 32-bit word hashes: at most ``PROFILE_WORDS``
+plus the lead, and of 64-bit figure places; never the text) goes to a scratch SQLite store on
+disk, not to memory.
 
 Rarity needs a batch: with only a handful of texts every word is rare and the check mostly
 repeats step 1; templated texts copied by many papers on one day can still pass it, because
@@ -103,6 +108,13 @@ TITLE_LEAD_AGREEMENT = 0.75
 """Share of one lead's rarest words found in the other text that title agreement also needs."""
 GROUP_LINK_DENSITY = 0.5
 """Two groups are one story when at least this share of the pairs across them is confirmed."""
+FIGURE_DISAGREEMENT = 0.6
+"""Share of the words beside which both texts write a figure where their figures differ, above
+which a pair is two stories whatever its words say: items of one template (the next convoy of a
+relief operation, another execution statement) differ in the count, the ordinal or the date they
+put in the same place, where copies of one story agree."""
+FIGURE_WORDS = 1024
+"""Figures are looked for among the first this many words of a text."""
 
 # Hamza seats on yeh and waw vary between copies of one story too; digits of either script match.
 _FOLD = {
@@ -160,11 +172,57 @@ _STEM_LETTERS = 3
 _NUMBER = re.compile(r"\D*(\d(?:.*\d)?)\D*")
 
 
+# Number words from one to ten, cardinal and ordinal, masculine and feminine: "خمس قاطرات" and "5
+# قاطرات" give one figure, "الدفعة الثانية" and "الدفعة الثالثة" two. Looked up after a conjunction
+# and an article are stripped, not stemmed: the stem of a ten ("ثلاثين") is its unit's.
+_NUMBER_WORDS = {word: str(value) for value, forms in enumerate((
+    "واحد واحدة أول أولى", "اثنان اثنين اثنتان اثنتين ثاني ثانية", "ثلاث ثلاثة ثالث ثالثة",
+    "أربع أربعة رابع رابعة", "خمس خمسة خامس خامسة", "ست ستة سادس سادسة", "سبع سبعة سابع سابعة",
+    "ثمان ثماني ثمانية ثامن ثامنة", "تسع تسعة تاسع تاسعة", "عشر عشرة عاشر عاشرة"), start=1)
+    for word in _words(forms)}
+_DIGIT_RUNS = re.compile(r"\d+")
+
+
 def _strip_prefix(word: str, prefixes: tuple[str, ...]) -> str:
     for prefix in prefixes:
         if word.startswith(prefix) and len(word) - len(prefix) >= _STEM_LETTERS:
             return word[len(prefix):]
     return word
+
+
+def _figures(word: str) -> list[str]:
+    """The figures a matching-normalised word writes: each run of digits as a number (some papers
+    write 12.5 as "12ر5" and 22,000 as "22ر000", one word), or a number word's value; none for
+    other words."""
+    if _NUMBER.fullmatch(word):
+        return [str(int(run)) for run in _DIGIT_RUNS.findall(word)]
+    value = _NUMBER_WORDS.get(_strip_prefix(_strip_prefix(word, _CONJUNCTIONS), _PREFIXES))
+    return [value] if value else []
+
+
+# The figures of each word seen, cached as its stem is (see _stemmed_cache): most words are none.
+_figures_cache: dict[str, list[str]] = {}
+
+
+def _figure_slots(words: tuple[str, ...] | list[str]) -> list[int]:
+    """Where a text writes its figures: for each figure among its first FIGURE_WORDS words, the
+    CRC-32 of the stem of the word before it (marked as before) and of the word after it (marked
+    as after), each shifted left 32 bits beside the figure's CRC-32. A neighbour that is a figure itself (a
+    date's day beside its month) is no place: its own figure may differ between copies too."""
+    words = words[:FIGURE_WORDS]
+    if len(_figures_cache) >= _STEMMED_WORDS:
+        _figures_cache.clear()
+    known = _figures_cache.get
+    figures = [found if (found := known(word)) is not None else _figures_cache.setdefault(word, _figures(word))
+               for word in words]
+    slots = []
+    for position in [position for position, found in enumerate(figures) if found]:
+        for side, neighbour in ((b"<", position - 1), (b">", position + 1)):
+            if 0 <= neighbour < len(words) and not figures[neighbour]:
+                stem = (_stemmed_cache.get(words[neighbour]) or _stem_entry(words[neighbour]))[0]
+                place = zlib.crc32(side + stem) << 32
+                slots.extend(place | zlib.crc32(figure.encode("ascii")) for figure in figures[position])
+    return slots
 
 
 def _stem(word: str) -> str:
@@ -254,23 +312,29 @@ class WordProfile:
     words: array
     lead: array
     title: array
+    figures: array
+    """Sorted distinct :func:`_figure_slots` (64 bits each)."""
 
 
 def _first_distinct_sorted(hashes: list[int], limit: int) -> array:
     return array("I", sorted(list(dict.fromkeys(hashes))[:limit]))
 
 
-def _profile(hashes: list[int], lead_hashes: list[int], title_hashes: list[int]) -> WordProfile:
+def _profile(hashes: list[int], lead_hashes: list[int], title_hashes: list[int],
+             figure_slots: list[int]) -> WordProfile:
     """The profile of a text's word hashes in text order (or its distinct ones in the order they
-    first occur: the same profile), of its first LEAD_WORDS words' hashes and of its title's."""
+    first occur: the same profile), of its first LEAD_WORDS words' hashes, of its title's and of
+    its figure slots."""
     return WordProfile(words=_first_distinct_sorted(hashes, PROFILE_WORDS),
                        lead=_first_distinct_sorted(lead_hashes, LEAD_WORDS),
-                       title=_first_distinct_sorted(title_hashes, LEAD_WORDS))
+                       title=_first_distinct_sorted(title_hashes, LEAD_WORDS),
+                       figures=array("Q", sorted(set(figure_slots))))
 
 
 def word_profile(words: list[str], title: list[str] = ()) -> WordProfile:
     hashes = [zlib.crc32(word.encode("utf-8")) for word in words]
-    return _profile(hashes, hashes[:LEAD_WORDS], [zlib.crc32(word.encode("utf-8")) for word in title])
+    return _profile(hashes, hashes[:LEAD_WORDS], [zlib.crc32(word.encode("utf-8")) for word in title],
+                    _figure_slots(words))
 
 
 @dataclass(frozen=True)
@@ -299,7 +363,8 @@ def story_features(text: str) -> StoryFeatures:
         return StoryFeatures(None, None, None)
     lead = [entry[1] for entry in _distinct_stems(words[:LEAD_WORDS])]
     title = [entry[1] for entry in _distinct_stems(title_words)]
-    return StoryFeatures(_digest(" ".join(words)), signature, _profile([crc for _, crc, _ in stems], lead, title))
+    return StoryFeatures(_digest(" ".join(words)), signature,
+                         _profile([crc for _, crc, _ in stems], lead, title, _figure_slots(words)))
 
 
 @dataclass(frozen=True)
@@ -319,6 +384,9 @@ class PairEvidence:
     """Jaccard similarity of the two leads' word sets."""
     title_overlap: float
     """Jaccard similarity of the two titles' word sets (0.0 when either has no title)."""
+    figure_disagreement: float
+    """Share of the words beside which both texts write a figure where the two texts' figures
+    there have none in common (0.0 when there is no such word)."""
 
 
 def _rarest(lead: array, document_frequency: Mapping[int, int]) -> list[int]:
@@ -349,7 +417,21 @@ def pair_evidence(a: WordProfile, b: WordProfile, document_frequency: Mapping[in
                            _found_share(_rarest(b.lead, document_frequency), words_a)),
         lead_overlap=_jaccard(a.lead, b.lead),
         title_overlap=_jaccard(a.title, b.title),
+        figure_disagreement=_figure_disagreement(a.figures, b.figures),
     )
+
+
+def _figures_by_place(slots: array) -> dict[int, set[int]]:
+    places: dict[int, set[int]] = {}
+    for slot in slots:
+        places.setdefault(slot >> 32, set()).add(slot & 0xFFFFFFFF)
+    return places
+
+
+def _figure_disagreement(a: array, b: array) -> float:
+    places_a, places_b = _figures_by_place(a), _figures_by_place(b)
+    shared = places_a.keys() & places_b.keys()
+    return sum(not places_a[place] & places_b[place] for place in shared) / len(shared) if shared else 0.0
 
 
 def _jaccard(a: array, b: array) -> float:
@@ -362,8 +444,9 @@ def is_same_story(evidence: PairEvidence) -> bool:
     almost entirely whatever the leads say (a rewritten lead over the same story, or a trimmed
     copy of it that is not a round-up many times its length); or titles that agree, most of the
     lead's rarest words found and most rare words contained (a rewritten lead under the same
-    headline)."""
-    if evidence.lead_agreement < LEAD_AGREEMENT:
+    headline). Never when the figures the two texts write in the same places mostly differ:
+    items of one template, not copies."""
+    if evidence.lead_agreement < LEAD_AGREEMENT or evidence.figure_disagreement > FIGURE_DISAGREEMENT:
         return False
     if evidence.lead_overlap >= LEAD_OVERLAP and evidence.rare_containment >= LEAD_RARE_CONTAINMENT:
         return True
@@ -445,7 +528,7 @@ PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 PRAGMA cache_size = -2000;
 CREATE TABLE records (number INTEGER PRIMARY KEY, id TEXT NOT NULL, signature BLOB NOT NULL,
-                      words BLOB NOT NULL, lead BLOB NOT NULL, title BLOB NOT NULL);
+                      words BLOB NOT NULL, lead BLOB NOT NULL, title BLOB NOT NULL, figures BLOB NOT NULL);
 CREATE TABLE bands (key BLOB NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (key, number)) WITHOUT ROWID;
 CREATE TABLE exact (hash BLOB PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -453,11 +536,12 @@ CREATE TABLE exact (hash BLOB PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWI
 journalled or synced, because the store dies with the clusterer."""
 
 
-def _profile_of(words: bytes, lead: bytes, title: bytes) -> WordProfile:
-    profile = WordProfile(words=array("I"), lead=array("I"), title=array("I"))
+def _profile_of(words: bytes, lead: bytes, title: bytes, figures: bytes) -> WordProfile:
+    profile = WordProfile(words=array("I"), lead=array("I"), title=array("I"), figures=array("Q"))
     profile.words.frombytes(words)
     profile.lead.frombytes(lead)
     profile.title.frombytes(title)
+    profile.figures.frombytes(figures)
     return profile
 
 
@@ -571,9 +655,10 @@ class StoryClusterer:
         candidates = [candidate for (candidate, _), share in zip(colliding, (agreement / len(hashvalues)).tolist())
                       if share >= CANDIDATE_THRESHOLD]
         profile = features.profile
-        store.execute("INSERT INTO records (number, id, signature, words, lead, title) VALUES (?, ?, ?, ?, ?, ?)",
+        store.execute("INSERT INTO records (number, id, signature, words, lead, title, figures) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
                       (number, record_id, hashvalues.tobytes(), profile.words.tobytes(), profile.lead.tobytes(),
-                       profile.title.tobytes()))
+                       profile.title.tobytes(), profile.figures.tobytes()))
         self._numbered.append(record_id)
         store.executemany("INSERT INTO bands VALUES (?, ?)", ((key, number) for key in keys))
         for candidate in candidates:
@@ -584,7 +669,8 @@ class StoryClusterer:
         """Each candidate pair, in the order found, as (id, word profile) of both records."""
         @lru_cache(maxsize=256)  # a record of a story with many copies is in many pairs
         def record(number: int) -> tuple[str, WordProfile]:
-            profile = self._store.execute("SELECT words, lead, title FROM records WHERE number = ?", (number,)).fetchone()
+            profile = self._store.execute("SELECT words, lead, title, figures FROM records WHERE number = ?",
+                                          (number,)).fetchone()
             return self._numbered[number], _profile_of(*profile)
 
         numbers = iter(self._candidates)
@@ -600,7 +686,7 @@ class StoryClusterer:
         """The rare-word check's findings for two added ids against the document frequencies of
         the whole batch so far; None when either text was too short to compare."""
         profiles = {record_id: _profile_of(*profile) for record_id, *profile in self._store.execute(
-            "SELECT id, words, lead, title FROM records WHERE id IN (?, ?)", (a, b))}
+            "SELECT id, words, lead, title, figures FROM records WHERE id IN (?, ?)", (a, b))}
         if a not in profiles or b not in profiles:
             return None
         return pair_evidence(profiles[a], profiles[b], self._document_frequency.between(profiles[a], profiles[b]))

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from pipelines import dedup
 from pipelines.dedup import (
     CANDIDATE_THRESHOLD,
     PROFILE_WORDS,
@@ -170,9 +171,66 @@ def test_words_no_other_text_uses_weigh_nothing():
     assert pair_evidence(a, b, frequency).rare_jaccard == pytest.approx(1.5 / 2.0)
 
 
+def test_figures_in_the_same_places_that_mostly_differ_make_two_stories():
+    copy = PairEvidence(rare_jaccard=0.9, rare_containment=0.95, length_ratio=0.9, lead_agreement=1.0,
+                        lead_overlap=0.85, title_overlap=0.0, figure_disagreement=0.0)
+    assert is_same_story(copy)
+    # Half the places disagreeing is not enough (a copy may correct one count); most of them is.
+    assert is_same_story(PairEvidence(**{**vars(copy), "figure_disagreement": 0.5}))
+    assert not is_same_story(PairEvidence(**{**vars(copy), "figure_disagreement": 0.75}))
+
+
+def test_a_figure_agrees_in_digits_or_words_and_a_ten_is_not_read_as_its_unit():
+    def disagreement(a: str, b: str) -> float:
+        profile_a, profile_b = story_features(f"\n{a}").profile, story_features(f"\n{b}").profile
+        return pair_evidence(profile_a, profile_b, Counter([*profile_a.words, *profile_b.words])).figure_disagreement
+
+    convoy = "وصلت الدفعة {0} من المساعدات على متن {1} شاحنات تحمل {2} طنا من الأدوية إلى المستشفيات"
+    assert disagreement(convoy.format("الثانية", "خمس", "40"), convoy.format("الثانيه", "5", "و40")) == 0.0
+    # The word before and the word after each figure are its places: 2 vs 3, 5 vs 3, 40 vs 25.
+    assert disagreement(convoy.format("الثانية", "خمس", "40"), convoy.format("الثالثة", "ثلاث", "25")) == 1.0
+    # A ten is no figure at all, not its unit's: two places (before and after each figure) fewer.
+    places = {count: len(story_features(convoy.format("الثانية", count, "40")).profile.figures)
+              for count in ("ثلاث", "ثلاثين")}
+    assert places == {"ثلاث": 6, "ثلاثين": 4}
+    # "22ر000" (22,000) writes 22 too; a text without figures shares no place, so nothing disagrees.
+    assert disagreement(convoy.format("الثانية", "خمس", "22ر000"), convoy.format("الثانية", "خمس", "22")) == 0.0
+    assert disagreement(convoy.format("الثانية", "خمس", "40"), "وصلت المساعدات إلى المستشفيات في المدينة اليوم") == 0.0
+
+
+CONVOY = ("وصلت أمس الدفعة الثانية من المساعدات الطبية إلى مدينة المكلا على متن خمس شاحنات قادمة عبر منفذ "
+          "الوديعة، وأوضح المتحدث باسم المركز أن الدفعة تحتوي على 40 طنا من الأدوية والمحاليل للمستشفيات "
+          "والمراكز الصحية في المحافظة لتخفيف معاناة المرضى والجرحى.")
+"""Our own relief-convoy report; the copy below rewords it and writes its count in digits."""
+CONVOY_COPY = ("وصلت أمس الأول الدفعة الثانية من المساعدات الطبية الى مدينة المكلا على متن 5 شاحنات قادمة عبر "
+               "منفذ الوديعة البري، وأوضح المتحدث الرسمي باسم المركز في تصريح أن هذه الدفعة تحتوي على 40 طنا "
+               "من الأدوية والمحاليل للمستشفيات والمراكز الصحية بالمحافظة لتخفيف معاناة المرضى والجرحى.")
+FIGURES_ELSEWHERE = [  # other stories using the same figures, so that the figures are not the rarest words
+    "فاز فريق النصر في الجولة الثانية من الدوري بثلاث نقاط، وسجل مهاجمه 40 هدفا في خمس سنوات، ويلعب "
+    "مباراته الثالثة بعد 25 يوما على ملعبه في الرياض أمام جمهوره.",
+    "أعلنت الجامعة قبول الدفعة الثالثة من طلاب الطب في خمس كليات، وتضم الدفعة الثانية 40 طالبا و25 طالبة، "
+    "وتبدأ الدراسة بعد ثلاث أسابيع في الحرم الجامعي الجديد.",
+    "افتتح المعرض في نسخته الثانية بمشاركة 40 دارا للنشر من خمس دول عربية، ويستمر ثلاث أيام، وهو الثالث "
+    "من نوعه في المنطقة ويزوره 25 ألف زائر كل عام.",
+]
+
+
+def test_the_next_convoy_of_one_template_stays_apart_and_the_copy_joins(monkeypatch):
+    next_convoy = CONVOY.replace("الثانية", "الثالثة").replace("خمس", "ثلاث").replace("40", "25")
+    items = [("convoy-2", CONVOY), ("convoy-2-copy", CONVOY_COPY), ("convoy-3", next_convoy),
+             *((f"other-{i}", text) for i, text in enumerate(FIGURES_ELSEWHERE)),
+             *((doc_id, TEXTS[doc_id]) for doc_id in ("h2a", "h3a"))]
+    convoys = {"convoy-2": "convoy-2", "convoy-2-copy": "convoy-2", "convoy-3": "convoy-3"}
+    assert {k: v for k, v in assign_story_clusters(items).items() if k.startswith("convoy")} == convoys
+    # Its words alone would have made it a copy: the figures keep it apart.
+    monkeypatch.setattr(dedup, "FIGURE_DISAGREEMENT", 1.0)
+    assert {k: v for k, v in assign_story_clusters(items).items() if k.startswith("convoy")} == {
+        **convoys, "convoy-3": "convoy-2"}
+
+
 def test_a_rewritten_lead_under_an_agreeing_title_is_one_story():
     rewritten = PairEvidence(rare_jaccard=0.5, rare_containment=0.85, length_ratio=0.8, lead_agreement=0.75,
-                             lead_overlap=0.2, title_overlap=0.4)
+                             lead_overlap=0.2, title_overlap=0.4, figure_disagreement=0.0)
     assert is_same_story(rewritten)
     # Each of the three is needed: another headline, fewer of the lead's rarest words, fewer rare words.
     assert not is_same_story(PairEvidence(**{**vars(rewritten), "title_overlap": 0.1}))

@@ -99,7 +99,8 @@ def test_heldout_pairs_hold_their_measured_level(result):
     heldout = result["splits"]["heldout"]
     assert heldout["same_story_pairs"] == 102
     # The level measured 2026-12-03, each split its own batch and with the title evidence, which
-    # was chosen on the tuning pairs (README): more copies found, a little precision lost.
+    # was chosen on the tuning pairs (README): more copies found, a little precision lost. The
+    # figure check (2026-12-04, README) keeps it, rounded down.
     assert heldout["precision"] >= 0.93 and heldout["recall"] >= 0.85
 
 
