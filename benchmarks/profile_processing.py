@@ -34,7 +34,7 @@ STAGES = {  # module, function name, stage label
     (stages, "tag_attribution"): "attribution",
     (stages, "content_hash"): "content hash",
     (batch, "story_features"): "story features (words, MinHash, profile)",
-    (stories, "assign_story_clusters"): "story clustering (LSH, grouping)",
+    (stories, "grouped_story_clusters"): "story clustering (LSH, grouping)",
 }
 
 

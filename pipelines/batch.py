@@ -25,7 +25,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -528,35 +529,31 @@ _Tally = tuple[RecordStatus, str | None, str | None]
 @dataclass(frozen=True)
 class _IndexedCopies:
     """Of each file of a batch, which of its records are indexed, held compactly (line numbers in
-    arrays, one StoryMember a record), so a large batch costs little memory until it is named."""
+    arrays; of each record its id and when it was first seen, no object of its own), so a large
+    batch costs little memory until it is named."""
 
     lines: list[array]
     """Per file: the line numbers of its records that are indexed, ascending."""
-    members: list[list[StoryMember]]
-    """Per file: those records' members, in the same order."""
+    ids: list[list[str]]
+    """Per file: those records' ids, in the same order."""
+    first_seen: dict[str, datetime | None]
+    """Every record indexed, by id (in file and line order): when it was first seen."""
     tallies: Counter[_Tally]
     records: int
     """The records (copies; errors not counted) the files hold."""
 
-    def of(self, number: int, items: Iterable[T]) -> Iterator[tuple[StoryMember, T]]:
+    def of(self, number: int, items: Iterable[T]) -> Iterator[tuple[str, T]]:
         """The items of file `number` (its lines, records or features, in line order) that are
-        indexed, each with its record's member."""
-        wanted = zip(self.lines[number], self.members[number])
-        line, member = next(wanted, (-1, None))
+        indexed, each with its record's id."""
+        wanted = zip(self.lines[number], self.ids[number])
+        line, article_id = next(wanted, (-1, None))
         for position, item in enumerate(items):
             if position == line:
-                yield member, item
-                line, member = next(wanted, (-1, None))
-
-    def ids(self) -> Iterator[str]:
-        return (member.id for members in self.members for member in members)
-
-    def by_id(self) -> dict[str, StoryMember]:
-        """What naming a story needs of each record indexed, by id, in file and line order."""
-        return {member.id: member for members in self.members for member in members}
+                yield article_id, item
+                line, article_id = next(wanted, (-1, None))
 
     def __len__(self) -> int:
-        return sum(map(len, self.lines))
+        return len(self.first_seen)
 
     def count_into(self, summary: BatchSummary) -> None:
         for (status, language, agency), count in self.tallies.items():
@@ -579,34 +576,57 @@ def _indexed_copies(partials: list[tuple]) -> _IndexedCopies:
     canonical); the latest crawl wins, ties broken by crawl run and position, so every run over
     the same files picks the same copy.
     """
-    def rank(crawled: float, number: int, line: int) -> tuple:
-        warc = partials[number][0]
-        return crawled, warc.run_id, warc.url, line
+    def rank(copy: int) -> tuple:
+        warc = partials[numbers[copy]][0]
+        return crawled[copy], warc.run_id, warc.url, lines_of[copy]
 
-    best: dict[str, tuple] = {}  # id -> (crawl time, file number, line, member, tally) of its latest copy
-    one_of_each: dict[_Tally, _Tally] = {}  # the records share one tuple of each tally
-    records = 0
+    # Of each record (a copy; errors left out), by its place in the batch: what choosing the copy
+    # and naming its story read, in flat arrays and lists rather than an object per record.
+    ids: list[str] = []
+    first_seen_of: list[datetime | None] = []
+    crawled, numbers, lines_of, tally_of = array("d"), array("I"), array("I"), array("I")
+    tally_numbers: dict[_Tally, int] = {}
+    latest: dict[str, int] = {}  # id -> the place of its latest copy
     for number, (_, partial, *_) in enumerate(partials):
         with open_url(str(partial), "r", encoding="utf-8") as lines:
             for line, text in enumerate(lines):
                 head = _RecordHead.model_validate_json(text)
                 if head.status == RecordStatus.ERROR:
                     continue
-                records += 1
-                crawled = head.crawled_at.timestamp() if head.crawled_at else -math.inf
-                held = best.get(head.id)
-                if held is None or rank(crawled, number, line) > rank(*held[:3]):
-                    tally = (head.status, head.language, head.attribution.agency_id if head.attribution else None)
-                    best[head.id] = (crawled, number, line, StoryMember(head.id, first_seen(head.published_at, head.crawled_at)),
-                                     one_of_each.setdefault(tally, tally))
-    lines: list[array] = [array("I") for _ in partials]
-    members: list[list[StoryMember]] = [[] for _ in partials]
-    tallies: Counter[_Tally] = Counter()
-    for _, number, line, member, tally in sorted(best.values(), key=lambda entry: entry[1:3]):
-        lines[number].append(line)
-        members[number].append(member)
-        tallies[tally] += 1
-    return _IndexedCopies(lines, members, tallies, records)
+                copy = len(ids)
+                tally = (head.status, head.language, head.attribution.agency_id if head.attribution else None)
+                ids.append(head.id)
+                first_seen_of.append(_in_shared_zone(first_seen(head.published_at, head.crawled_at)))
+                crawled.append(head.crawled_at.timestamp() if head.crawled_at else -math.inf)
+                numbers.append(number)
+                lines_of.append(line)
+                tally_of.append(tally_numbers.setdefault(tally, len(tally_numbers)))
+                held = latest.get(head.id)
+                if held is None or rank(copy) > rank(held):
+                    latest[head.id] = copy
+    tallies_by_number = list(tally_numbers)
+    indexed = _IndexedCopies([array("I") for _ in partials], [[] for _ in partials], {}, Counter(), len(ids))
+    for copy, article_id in enumerate(ids):
+        if latest[article_id] == copy:
+            indexed.lines[numbers[copy]].append(lines_of[copy])
+            indexed.ids[numbers[copy]].append(article_id)
+            indexed.first_seen[article_id] = first_seen_of[copy]
+            indexed.tallies[tallies_by_number[tally_of[copy]]] += 1
+    return indexed
+
+
+def _in_shared_zone(moment: datetime | None) -> datetime | None:
+    """The same moment, written with the same offset, in the one timezone object of its offset:
+    a datetime validated from JSON has a timezone object of its own, which a batch would hold once
+    per record."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.replace(tzinfo=_zone(moment.utcoffset()))
+
+
+@lru_cache(maxsize=None)  # a batch's records have a handful of offsets
+def _zone(offset: timedelta) -> timezone:
+    return timezone(offset)
 
 
 _STORY_CLUSTER = re.compile(r'"story_cluster":(?:null|"(?:[^"\\]|\\.)*"),')
@@ -683,24 +703,23 @@ def process_archive(
             """What the workers computed for clustering, of the records that are indexed (by the ids
             the members hold: the clusterer keeps them, and one string of each id is enough)."""
             for number, (_, _, features) in enumerate(partials):
-                for member, entry in indexed.of(number, _merged_features(features)):
-                    yield member.id, entry
+                yield from indexed.of(number, _merged_features(features))
 
         stored_stories = IndexedStories(engine, target_index) if engine is not None else None
-        assignment = (cluster_batch(indexed.by_id(), batch_features, stored_stories, settings.story_window_days)
+        assignment = (cluster_batch(indexed.first_seen, batch_features, stored_stories, settings.story_window_days)
                       if stories
-                      else StoryAssignment(clusters={article_id: article_id for article_id in indexed.ids()}))
+                      else StoryAssignment(clusters={article_id: article_id for article_id in indexed.first_seen}))
         clusters = assignment.clusters
         summary.story_merges = assignment.merges
-        summary.story_clusters = len({clusters[article_id] for article_id in indexed.ids()})
+        summary.story_clusters = len({clusters[article_id] for article_id in indexed.first_seen})
 
         def finished_records() -> Iterator[str]:
             """The JSON line of each record indexed, as written to its processed file."""
             for number, (warc, partial, _) in enumerate(partials):
                 out_path = processed_path(settings, warc)
                 with _replaced(out_path) as out, partial.open(encoding="utf-8") as lines:
-                    for member, record in indexed.of(number, lines):
-                        record = _with_story_cluster(record, clusters[member.id])
+                    for article_id, record in indexed.of(number, lines):
+                        record = _with_story_cluster(record, clusters[article_id])
                         out.write(record)
                         progress("indexed", 1)
                         yield record
@@ -765,10 +784,10 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
 
     def batch_texts() -> Iterator[tuple[str, str]]:
         for number, (_, url) in enumerate(outputs):
-            yield from ((member.id, story_text(article)) for member, article in indexed.of(number, _read_partial(url)))
+            yield from ((article_id, story_text(article)) for article_id, article in indexed.of(number, _read_partial(url)))
 
     store = IndexedStories(engine, target_index)
-    assignment = cluster_batch(indexed.by_id(), batch_texts, store, settings.story_window_days)
+    assignment = cluster_batch(indexed.first_seen, batch_texts, store, settings.story_window_days)
     copies = Counter(article.id for _, url in outputs for article in _read_partial(url))
     latest: list[Article] = []  # of an article two files hold: which copy is indexed was a race
     named: dict[str, dict] = {}
@@ -801,7 +820,7 @@ def reconcile_stories(settings: Settings, warc_files: list[str], *, target_index
     summary.stories_renamed = store.rename(assignment.renames) if assignment.renames else 0
     for index in targets:
         engine.refresh(index)
-    summary.story_clusters = len({assignment.clusters[article_id] for article_id in indexed.ids()})
+    summary.story_clusters = len({assignment.clusters[article_id] for article_id in indexed.first_seen})
     summary.story_merges = assignment.merges
     indexed.count_into(summary)
     summary.superseded = sum(copies.values()) - len(indexed)

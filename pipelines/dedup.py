@@ -531,6 +531,7 @@ CREATE TABLE records (number INTEGER PRIMARY KEY, id TEXT NOT NULL, signature BL
                       words BLOB NOT NULL, lead BLOB NOT NULL, title BLOB NOT NULL, figures BLOB NOT NULL);
 CREATE TABLE bands (key BLOB NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (key, number)) WITHOUT ROWID;
 CREATE TABLE exact (hash BLOB PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 """The clusterer's scratch store. Its page cache is bounded (2 MB, ``cache_size``); nothing is
 journalled or synced, because the store dies with the clusterer."""
@@ -612,14 +613,16 @@ class StoryClusterer:
         self._store.executescript(_SCRATCH_SCHEMA)
         self._band_query = (f"SELECT number, signature FROM records WHERE number IN "
                             f"(SELECT number FROM bands WHERE key IN ({', '.join('?' * len(self._bands))}))")
-        self._ids: dict[str, None] = {}  # used as a set: a dict's keys take less memory
+        # Every id added, in order; whether one was added before is the scratch store's to answer
+        # (a set of a large batch's ids would be held in memory).
+        self._ids: list[str] = []
         # The id of each record in the store, by its number: the pairs are made of these strings,
         # not of copies the store gives back.
         self._numbered: list[str] = []
         self._document_frequency = DocumentFrequencies()
         self._exact_pairs: list[tuple[str, str]] = []
-        # The candidate pairs' record numbers in the store, flat (a, b, a, b, ...): 16 bytes a pair.
-        self._candidates = array("q")
+        # The candidate pairs' record numbers in the store, flat (a, b, a, b, ...): 8 bytes a pair.
+        self._candidates = array("I")
 
     def close(self) -> None:
         self._store.close()
@@ -627,9 +630,11 @@ class StoryClusterer:
     def add(self, record_id: str, text: str | StoryFeatures) -> None:
         """Add a text, or the features :func:`story_features` computed of it (elsewhere: in a
         worker process)."""
-        if record_id in self._ids:
-            raise ValueError(f"duplicate record id {record_id!r} in one batch")
-        self._ids[record_id] = None
+        try:
+            self._store.execute("INSERT INTO ids VALUES (?)", (record_id,))
+        except sqlite3.IntegrityError:
+            raise ValueError(f"duplicate record id {record_id!r} in one batch") from None
+        self._ids.append(record_id)
         features = text if isinstance(text, StoryFeatures) else story_features(text)
         signature = features.signature
         if signature is None:
@@ -702,7 +707,7 @@ class StoryClusterer:
     @property
     def ids(self) -> Iterable[str]:
         """Every id added, in the order added."""
-        return self._ids.keys()
+        return self._ids
 
     def clusters(self) -> dict[str, str]:
         """record id -> story_cluster (the smallest id of its group)."""
@@ -712,6 +717,12 @@ class StoryClusterer:
 def assign_story_clusters(items: Iterable[tuple[str, str | StoryFeatures]]) -> dict[str, str]:
     """(record id, text or its StoryFeatures) -> story_cluster id; deterministic for the same batch."""
     return story_groups(*_ids_and_confirmed_pairs(items))
+
+
+def grouped_story_clusters(items: Iterable[tuple[str, str | StoryFeatures]]) -> dict[str, str]:
+    """:func:`assign_story_clusters` of the records in a group only (an id absent is its own story):
+    in a large batch most texts have no copy, and their ids need no entry."""
+    return _groups_of_paired(_ids_and_confirmed_pairs(items)[1])
 
 
 def _ids_and_confirmed_pairs(items: Iterable[tuple[str, str | StoryFeatures]],

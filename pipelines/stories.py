@@ -2,7 +2,7 @@
 
 A batch is clustered together with the articles the index already holds from the days around it
 (``story_window_days`` either side), with the same clusterer as ever
-(:func:`pipelines.dedup.assign_story_clusters`). Each group is then named:
+(:func:`pipelines.dedup.grouped_story_clusters`). Each group is then named:
 
 - after the earliest story name it holds: a stored story whose members in the window are mostly in
   the group, or a batch member's own id, ordered by when the named article was first seen
@@ -25,13 +25,14 @@ Where the stored stories live is a :class:`StoryStore`: the index in production 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any, Protocol
 
 from kernel.dates import parse_iso_datetime
-from pipelines.dedup import StoryFeatures, assign_story_clusters
+from pipelines.dedup import StoryFeatures, grouped_story_clusters
 
 STORED_FIELDS = ["id", "title", "body", "published_at", "crawled_at", "story_cluster"]
 """What the window query reads of each stored article."""
@@ -76,21 +77,24 @@ class StoryStore(Protocol):
         """Store each article's new story name; returns how many were stored."""
 
 
-def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tuple[str, str | StoryFeatures]]],
+def cluster_batch(batch: Mapping[str, datetime | None],
+                  texts: Callable[[], Iterable[tuple[str, str | StoryFeatures]]],
                   store: StoryStore | None, window_days: int) -> StoryAssignment:
-    """Tonight's stories: the batch (members, and its texts or their StoryFeatures read once) clustered with the stored
-    articles of the days around it. Reads the store only: the caller renames
-    (``store.rename(assignment.renames)``) once the batch itself is stored, so no stored article
-    is named after a batch article that is not there yet."""
-    members = dict(batch)
-    stored: list[tuple[str, str]] = []
+    """Tonight's stories: the batch (each article's id and when it was first seen, and its texts or
+    their StoryFeatures read once) clustered with the stored articles of the days around it. Reads
+    the store only: the caller renames (``store.rename(assignment.renames)``) once the batch itself
+    is stored, so no stored article is named after a batch article that is not there yet."""
+    stored: dict[str, StoryMember] = {}
+    stored_texts: list[tuple[str, str]] = []
     bounds = window_bounds(batch.values(), window_days)
     if store is not None and bounds is not None and window_days > 0:
         for member, text in store.window(*bounds):
-            if member.id not in members:  # an article of the batch is reprocessed, not stored
-                members[member.id] = member
-                stored.append((member.id, text))
-    assignment = assign_stories((item for part in (texts(), stored) for item in part), members)
+            # an article of the batch is reprocessed, not stored
+            if member.id not in batch and member.id not in stored:
+                stored[member.id] = member
+                stored_texts.append((member.id, text))
+    assignment = name_stories(grouped_story_clusters(item for part in (texts(), stored_texts) for item in part),
+                              _Members(batch, stored))
     assignment.renames = dict(assignment.moved)
     if store is not None and assignment.renamed:
         for article_id, name in store.members_of(sorted(assignment.renamed)):
@@ -99,13 +103,34 @@ def cluster_batch(batch: dict[str, StoryMember], texts: Callable[[], Iterable[tu
     return assignment
 
 
+class _Members(Mapping[str, StoryMember]):
+    """The batch's articles and the stored ones as one mapping of members, without a copy: a batch
+    article's member is made when asked for, so a large batch holds no member object per article."""
+
+    def __init__(self, batch: Mapping[str, datetime | None], stored: dict[str, StoryMember]):
+        self._batch, self._stored = batch, stored
+
+    def __getitem__(self, article_id: str) -> StoryMember:
+        stored = self._stored.get(article_id)
+        return stored if stored is not None else StoryMember(article_id, self._batch[article_id])
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._batch or article_id in self._stored
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(self._batch, self._stored)
+
+    def __len__(self) -> int:
+        return len(self._batch) + len(self._stored)
+
+
 def first_seen(published_at: datetime | None, crawled_at: datetime | None) -> datetime | None:
     return published_at or crawled_at
 
 
-def window_bounds(batch: Iterable[StoryMember], days: int) -> tuple[datetime, datetime] | None:
+def window_bounds(first_seen: Iterable[datetime | None], days: int) -> tuple[datetime, datetime] | None:
     """The span of first-seen times the stored articles are read from; None without dated members."""
-    seen = [member.first_seen for member in batch if member.first_seen is not None]
+    seen = [moment for moment in first_seen if moment is not None]
     if not seen:
         return None
     return min(seen) - timedelta(days=days), max(seen) + timedelta(days=days)
@@ -139,15 +164,7 @@ def _seniority(first: datetime | None, name: str) -> tuple:
     return (first is None, first.timestamp() if first else 0.0, name)
 
 
-def assign_stories(texts: Iterable[tuple[str, str | StoryFeatures]], members: dict[str, StoryMember]) -> StoryAssignment:
-    """Cluster (id, text or StoryFeatures) of the batch and the stored window together and name each story.
-
-    `members` holds every id that `texts` yields, with when it was first seen and, for stored
-    articles, their stored cluster."""
-    return name_stories(assign_story_clusters(texts), members)
-
-
-def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> StoryAssignment:
+def name_stories(groups: dict[str, str], members: Mapping[str, StoryMember]) -> StoryAssignment:
     """Name the clusterer's groups (member id -> any group key; absent: alone) as the module says."""
     assignment = StoryAssignment()
     shared_keys = {key for record_id, key in groups.items() if key != record_id}
@@ -180,7 +197,7 @@ def name_stories(groups: dict[str, str], members: dict[str, StoryMember]) -> Sto
     return assignment
 
 
-def _seniority_of(candidate: str, members: dict[str, StoryMember]) -> tuple:
+def _seniority_of(candidate: str, members: Mapping[str, StoryMember]) -> tuple:
     if candidate in members:
         return _seniority(members[candidate].first_seen, candidate)
     # A stored name whose article is outside the window: older than everything in it.

@@ -171,10 +171,10 @@ class RememberedStories:
             self.members[article_id] = StoryMember(article_id, self.members[article_id].first_seen, name)
         return len(clusters)
 
-    def store(self, members: Iterable[StoryMember], texts: dict[str, str], clusters: dict[str, str]) -> None:
-        for member in members:
-            self.members[member.id] = StoryMember(member.id, member.first_seen, clusters[member.id])
-            self.texts[member.id] = texts[member.id]
+    def store(self, first_seen: dict[str, datetime | None], texts: dict[str, str], clusters: dict[str, str]) -> None:
+        for article_id, seen in first_seen.items():
+            self.members[article_id] = StoryMember(article_id, seen, clusters[article_id])
+            self.texts[article_id] = texts[article_id]
 
 
 def nightly_clusters(documents: dict[str, Document], window_days: int = NIGHTLY_WINDOW_DAYS) -> dict[str, str]:
@@ -182,10 +182,9 @@ def nightly_clusters(documents: dict[str, Document], window_days: int = NIGHTLY_
     texts = dict(production_story_texts({k: d for k, d in documents.items() if d.collected_at is not None}))
     stories = RememberedStories()
     for day in sorted({documents[key].collected_at.date() for key in texts}):
-        tonight = {key: StoryMember(key, documents[key].collected_at) for key in sorted(texts)
-                   if documents[key].collected_at.date() == day}
+        tonight = {key: documents[key].collected_at for key in sorted(texts) if documents[key].collected_at.date() == day}
         assignment = cluster_batch(tonight, lambda: ((key, texts[key]) for key in tonight), stories, window_days)
-        stories.store(tonight.values(), texts, assignment.clusters)
+        stories.store(tonight, texts, assignment.clusters)
         stories.rename(assignment.renames)
     return {article_id: member.stored_cluster for article_id, member in stories.members.items()}
 
