@@ -394,20 +394,18 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
     Each file is split into one share per worker, run in worker processes (forked from a fresh
     server process: nothing of this process is shared but the arguments), and the shares' partial
     files are merged back in record order, so the partial files, and everything made of them, are
-    the same bytes whatever the number of workers. One worker is a process too: a page that
-    crashes the parser then kills that worker, not the command (which would fail on the same page
-    every night). A daemonic process (Celery's pool processes run Airflow's tasks so) may not have
+    the same bytes whatever the number of workers. One worker is this process itself, and so is a
+    daemonic one (Celery's pool processes run Airflow's tasks so), which multiprocessing refuses
     children: it processes the files itself, one share each.
     """
-    may_have_children = not multiprocessing.current_process().daemon
-    if not may_have_children:
+    if workers > 1 and multiprocessing.current_process().daemon:
         log.info("processing in this process: it is daemonic (a Celery pool process), and multiprocessing "
                  "refuses a daemonic process children")
         workers = 1
     shares = [_Share(warc, stride, workers, tmp / f"{number}-{stride}-{warc.stem}.jsonl", story_features)
               for number, warc in enumerate(warcs) for stride in range(workers)]
     results, lost = [], []
-    if not may_have_children:
+    if workers == 1:
         for share in shares:
             results.append(_process_share(share, profiles))
             progress("records", results[-1].summary.responses)

