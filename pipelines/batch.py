@@ -285,7 +285,8 @@ class _ShareResult:
     dead: list[tuple[int, dict]]  # (record position, dead letter)
 
 
-def _process_share(share: _Share, profiles: dict[str, SourceProfile]) -> _ShareResult:
+def _process_share(share: _Share, profiles: dict[str, SourceProfile],
+                   progress: ProgressCallback = lambda stage, amount: None) -> _ShareResult:
     """Process the records of one share into its partial file, each line prefixed with the
     record's position in the WARC file. A top-level function: worker processes run it."""
     warc = share.warc
@@ -304,6 +305,7 @@ def _process_share(share: _Share, profiles: dict[str, SourceProfile]) -> _ShareR
                 summary.error_reasons["unreadable_warc"] += 1
                 continue
             summary.responses += 1
+            progress("records", 1)
             if not 200 <= item.status < 300:
                 dead.append((position, _dead_letter(item, f"http status {item.status}", item.url)))
                 summary.error_reasons["http_status"] += 1
@@ -370,33 +372,17 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _run_in_workers(shares: list[_Share], profiles: dict[str, SourceProfile], workers: int,
-                    results: list[_ShareResult], lost: list[_Share], progress: ProgressCallback) -> None:
-    """The shares in a pool of worker processes, into `results`; those a dying worker took with it
-    into `lost`."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
-        futures = {pool.submit(_process_share, share, profiles): share for share in shares}
-        for future in as_completed(futures):
-            try:
-                results.append(future.result())
-            except BrokenProcessPool:  # a worker died: every share not finished is lost with it
-                lost.append(futures[future])
-                continue
-            progress("records", results[-1].summary.responses)
-
-
 def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: Path, workers: int,
                 dead: dict[str, list[dict]], summary: BatchSummary,
                 progress: ProgressCallback, story_features: bool) -> list[tuple[WarcFile, Path, list[Path]]]:
     """Every response of every WARC file into a local partial file of records per WARC file, with
     its shares' features files (read in record order by :func:`_merged_features`).
 
-    Each file is split into one share per worker, run in worker processes (forked from a fresh
-    server process: nothing of this process is shared but the arguments), and the shares' partial
-    files are merged back in record order, so the partial files, and everything made of them, are
-    the same bytes whatever the number of workers. One worker is this process itself, and so is a
-    daemonic one (Celery's pool processes run Airflow's tasks so), which multiprocessing refuses
-    children: it processes the files itself, one share each.
+    With several workers, each file is split into one share per worker, run in worker processes
+    (forked from a fresh server process: nothing of this process is shared but the arguments),
+    and the shares' partial files are merged back in record order, so the partial files, and
+    everything made of them, are the same bytes as with one process. A daemonic process (Celery's
+    pool processes run Airflow's tasks so), which multiprocessing refuses children, is one worker.
     """
     if workers > 1 and multiprocessing.current_process().daemon:
         log.info("processing in this process: it is daemonic (a Celery pool process), and multiprocessing "
@@ -404,18 +390,24 @@ def _first_pass(warcs: list[WarcFile], profiles: dict[str, SourceProfile], tmp: 
         workers = 1
     shares = [_Share(warc, stride, workers, tmp / f"{number}-{stride}-{warc.stem}.jsonl", story_features)
               for number, warc in enumerate(warcs) for stride in range(workers)]
-    results, lost = [], []
     if workers == 1:
-        for share in shares:
-            results.append(_process_share(share, profiles))
-            progress("records", results[-1].summary.responses)
+        results = [_process_share(share, profiles, progress) for share in shares]
     else:
-        _run_in_workers(shares, profiles, workers, results, lost, progress)
-    for share in sorted(lost, key=lambda share: share.partial.name):
-        log.warning("a worker died before finishing %s (share %d); taking it again in a worker of its own",
-                    share.warc.url, share.stride)
-        results.append(_share_without_killers(share, profiles))
-        progress("records", results[-1].summary.responses)
+        results, lost = [], []
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
+            futures = {pool.submit(_process_share, share, profiles): share for share in shares}
+            for future in as_completed(futures):
+                try:
+                    results.append(future.result())
+                except BrokenProcessPool:  # a worker died: every share not finished is lost with it
+                    lost.append(futures[future])
+                    continue
+                progress("records", results[-1].summary.responses)
+        for share in sorted(lost, key=lambda share: share.partial.name):
+            log.warning("a worker died before finishing %s (share %d); taking it again in a worker of its own",
+                        share.warc.url, share.stride)
+            results.append(_share_without_killers(share, profiles))
+            progress("records", results[-1].summary.responses)
     by_file: dict[str, list[_ShareResult]] = {}
     for result in sorted(results, key=lambda r: r.share.stride):
         by_file.setdefault(result.share.warc.url, []).append(result)
